@@ -1,0 +1,92 @@
+// The detector contract. A detector is synchronous and pure: one normalized event and a context in, zero or
+// more finding drafts out. No Octokit, no clock, no environment: time is the event's `at`, windows and
+// baselines live in `ctx.state` (persisted by the engine), and anything learned from the network was put on
+// the event before it got here.
+import type { z } from "zod";
+import type { OrgEvent } from "../events/types.js";
+import type { Severity } from "./severity.js";
+
+/** The FBI warning's signs, as quoted in issues and the README. */
+export type WarningSign =
+  | "copy to a personal account"
+  | "copy pushed outside the org"
+  | "publishing code (extortion)"
+  | "bulk copying"
+  | "one account used from several countries"
+  | "stolen or shared account"
+  | "credential harvesting"
+  | "access for outsiders"
+  | "holding code hostage (extortion)"
+  | "covering tracks"
+  | "fake or shared identities"
+  | "opens the fork channel";
+
+export interface FindingDraft {
+  /**
+   * What the incident is about, stable across channels: the fingerprint is `<detector id>:<subject>`, so the
+   * same incident seen through a webhook, the audit log and a sweep must build the same subject.
+   * Example: `acme/api->mallory/api`.
+   */
+  subject: string;
+  severity: Severity;
+  /** One line for the issue title and the CLI. May contain attacker-chosen text: renderers make it inert. */
+  summary: string;
+  actor: string | null;
+  repos: string[];
+  /** Facts of this one event for the evidence table (attacker-chosen values allowed; rendered inert). */
+  evidence: Record<string, string | number | boolean | null>;
+}
+
+/** Keyed state of one detector, persisted by the engine; keys are already namespaced by detector id. */
+export interface DetectorState {
+  get<T>(key: string): T | undefined;
+  /** `expiresAt` (epoch ms, event time) lets the store drop state nobody will read again. */
+  set(key: string, value: unknown, expiresAt: number): void;
+  delete(key: string): void;
+}
+
+/** Facts learned from earlier events, read synchronously from the store. Never a network call. */
+export interface Facts {
+  /** true/false when an event told us; null when unknown. */
+  isOrgMember(org: string, login: string): boolean | null;
+}
+
+export interface AllowLists {
+  actor(login: string | null): boolean;
+  repo(fullName: string | null): boolean;
+  forkOwner(login: string): boolean;
+  webhookHost(url: string): boolean;
+}
+
+export interface DetectorContext<S> {
+  /** This detector's settings from the config file, defaults filled in. */
+  settings: S;
+  allow: AllowLists;
+  state: DetectorState;
+  facts: Facts;
+}
+
+export interface Detector<Shape extends z.ZodRawShape = z.ZodRawShape> {
+  /** Stable kebab-case id (a contract: see shared detector catalogue). */
+  id: string;
+  title: string;
+  warningSign: WarningSign;
+  /** Where its events come from, for the README table. */
+  source: string;
+  /** The usual severity, for the README table; findings may carry others (tiers, context). */
+  defaultSeverity: Severity;
+  /** Off unless the config turns it on. */
+  enabledByDefault: boolean;
+  /** Normalized actions it reads; the engine only calls it for these. */
+  actions: readonly string[];
+  /** Its own thresholds: each key with .describe() and .default(). Merged under `detectors.<id>`. */
+  settings: z.ZodObject<Shape>;
+  /** What a security lead should do, in order; shown in every issue it files. */
+  nextSteps: readonly string[];
+  detect(event: OrgEvent, ctx: DetectorContext<z.infer<z.ZodObject<Shape>>>): FindingDraft[];
+}
+
+/** Helper that keeps each detector file's settings type inferred. */
+export function defineDetector<Shape extends z.ZodRawShape>(d: Detector<Shape>): Detector<Shape> {
+  return d;
+}

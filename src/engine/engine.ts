@@ -1,0 +1,128 @@
+// Runs the detectors over normalized events and folds what they find into findings. A detector that throws
+// is logged and counted and never stops the others; a finding's fingerprint is `<detector>:<subject>`, so
+// the same incident seen through several channels lands on one finding.
+import type { Config } from "../config/schema.js";
+import { detectorSettings } from "../config/schema.js";
+import { DETECTORS } from "../detectors/index.js";
+import { raiseSeverity, type Severity } from "../detectors/severity.js";
+import type { Detector, DetectorContext, Facts, FindingDraft } from "../detectors/types.js";
+import type { OrgEvent } from "../events/types.js";
+import { fingerprintOf, type RecordedFinding, type Store } from "../store/store.js";
+import { compileAllowLists } from "./allow.js";
+import { learnFacts } from "./facts.js";
+
+export const NEW_MEMBER_DAYS = 30;
+const DAY = 24 * 60 * 60 * 1000;
+
+export interface EngineLogger {
+  error(obj: object, msg: string): void;
+}
+
+export interface EngineOptions {
+  store: Store;
+  log?: EngineLogger;
+  /** Wall clock for bookkeeping only (created_at); detection time is always the event's own `at`. */
+  now?: () => number;
+}
+
+interface Prepared {
+  config: Config;
+  allow: ReturnType<typeof compileAllowLists>;
+  byAction: Map<string, { detector: Detector; settings: Record<string, unknown> & { enabled: boolean; severity?: string } }[]>;
+}
+
+export class Engine {
+  private readonly store: Store;
+  private readonly log: EngineLogger | undefined;
+  private readonly now: () => number;
+  private readonly prepared = new WeakMap<Config, Prepared>();
+  private readonly facts: Facts;
+  /** Detector id → number of times it threw. Exposed for /health and the CLI summary. */
+  readonly failures = new Map<string, number>();
+
+  constructor(opts: EngineOptions) {
+    this.store = opts.store;
+    this.log = opts.log;
+    this.now = opts.now ?? Date.now;
+    this.facts = {
+      isOrgMember: (org, login) => this.store.memberStatus(org, login)?.isMember ?? null,
+    };
+  }
+
+  private prepare(config: Config): Prepared {
+    let p = this.prepared.get(config);
+    if (!p) {
+      const byAction: Prepared["byAction"] = new Map();
+      for (const detector of DETECTORS) {
+        const settings = detectorSettings(config, detector.id);
+        if (!settings.enabled) continue;
+        for (const action of detector.actions) {
+          const list = byAction.get(action) ?? [];
+          list.push({ detector, settings });
+          byAction.set(action, list);
+        }
+      }
+      p = { config, allow: compileAllowLists(config), byAction };
+      this.prepared.set(config, p);
+    }
+    return p;
+  }
+
+  /** Whether any enabled detector reads this action (lets callers skip storing irrelevant events). */
+  wants(action: string, config: Config): boolean {
+    return this.prepare(config).byAction.has(action);
+  }
+
+  /**
+   * Runs every enabled detector that reads `event.action` and records its findings. Synchronous: the
+   * caller decides the transaction boundary (one per webhook event, one per batch offline).
+   */
+  process(event: OrgEvent, config: Config): RecordedFinding[] {
+    learnFacts(this.store, event);
+    const p = this.prepare(config);
+    const candidates = p.byAction.get(event.action);
+    if (!candidates) return [];
+    if (p.allow.actor(event.actor) || p.allow.repo(event.repo)) return [];
+    const out: RecordedFinding[] = [];
+    for (const { detector, settings } of candidates) {
+      let drafts: FindingDraft[];
+      try {
+        const ctx: DetectorContext<Record<string, unknown>> = {
+          settings,
+          allow: p.allow,
+          facts: this.facts,
+          state: {
+            get: (key) => this.store.stateGet(detector.id, key),
+            set: (key, value, expiresAt) => this.store.stateSet(detector.id, key, value, expiresAt),
+            delete: (key) => this.store.stateDelete(detector.id, key),
+          },
+        };
+        drafts = detector.detect(event, ctx as never);
+      } catch (err) {
+        this.failures.set(detector.id, (this.failures.get(detector.id) ?? 0) + 1);
+        this.log?.error({ err, detector: detector.id, event: event.id }, "detector failed; the others still ran");
+        continue;
+      }
+      for (const draft of drafts) {
+        out.push(this.record(detector.id, settings.severity as Severity | undefined, draft, event));
+      }
+    }
+    return out;
+  }
+
+  private record(detectorId: string, fixed: Severity | undefined, draft: FindingDraft, event: OrgEvent): RecordedFinding {
+    let severity = fixed ?? draft.severity;
+    let raisedReason: string | null = null;
+    const existing = this.store.getFinding(fingerprintOf(detectorId, draft.subject));
+    if (existing?.raisedReason) {
+      severity = raiseSeverity(severity);
+    } else if (draft.actor && event.org) {
+      const joinedAt = this.store.memberStatus(event.org, draft.actor)?.joinedAt ?? null;
+      if (joinedAt !== null && event.at - joinedAt < NEW_MEMBER_DAYS * DAY && event.at >= joinedAt) {
+        severity = raiseSeverity(severity);
+        raisedReason = `${draft.actor} joined ${event.org} on ${new Date(joinedAt).toISOString().slice(0, 10)}, less than ${NEW_MEMBER_DAYS} days before`;
+      }
+    }
+    return this.store.recordFinding(detectorId, { ...draft, severity }, event, raisedReason, this.now());
+  }
+}

@@ -1,0 +1,12 @@
+// Numbered, append-only migrations. Each runs in one transaction together with its `user_version` bump;
+// never edit one that has shipped: add the next number instead.
+import { initial } from "./0001-initial.js";
+
+export interface Migration {
+  version: number;
+  name: string;
+  /** SQL run with `db.exec`. */
+  up: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [initial];

@@ -6,6 +6,7 @@
 const MAX_VALUE = 300;
 
 // C0/C1 controls, zero-width characters and bidirectional overrides (the "trojan source" set).
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const HIDDEN = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
 
 function showHidden(s: string): string {

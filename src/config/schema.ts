@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { DETECTORS } from "../detectors/index.js";
 import type { Detector } from "../detectors/types.js";
-import { severitySchema } from "../detectors/severity.js";
+import { severitySchema, type Severity } from "../detectors/severity.js";
 
 const globList = (what: string) =>
   z
@@ -29,7 +29,18 @@ function detectorSection(d: Detector) {
     .describe(d.title);
 }
 
-const detectorsShape = Object.fromEntries(DETECTORS.map((d) => [d.id, detectorSection(d)]));
+/**
+ * A detector section as the type system sees it. The registry erases each detector's settings type, so the
+ * settings are `unknown` here (each detector reads them typed through its own schema); at run time every
+ * section is still a strict object that checks each setting.
+ */
+type DetectorSectionInput = { enabled?: boolean; severity?: Severity; [setting: string]: unknown };
+type DetectorSectionOutput = { enabled: boolean; severity?: Severity; [setting: string]: unknown };
+
+const detectorsShape = Object.fromEntries(DETECTORS.map((d) => [d.id, detectorSection(d)])) as unknown as Record<
+  string,
+  z.ZodType<DetectorSectionOutput, DetectorSectionInput>
+>;
 
 export const configSchema = z
   .object({

@@ -77,7 +77,7 @@ export interface Detector<Shape extends z.ZodRawShape = z.ZodRawShape> {
   defaultSeverity: Severity;
   /** Off unless the config turns it on. */
   enabledByDefault: boolean;
-  /** Normalized actions it reads; the engine only calls it for these. */
+  /** Normalized actions it reads; the engine only calls it for these. `"*"` means every action. */
   actions: readonly string[];
   /** Its own thresholds: each key with .describe() and .default(). Merged under `detectors.<id>`. */
   settings: z.ZodObject<Shape>;

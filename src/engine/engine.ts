@@ -12,6 +12,8 @@ import { compileAllowLists } from "./allow.js";
 import { learnFacts } from "./facts.js";
 
 export const NEW_MEMBER_DAYS = 30;
+/** In a detector's `actions`: call it for every event (location detectors read any located entry). */
+export const ANY_ACTION = "*";
 const DAY = 24 * 60 * 60 * 1000;
 
 export interface EngineLogger {
@@ -62,6 +64,10 @@ export class Engine {
           byAction.set(action, list);
         }
       }
+      // ANY_ACTION detectors (location-based ones read every event) join every action's list here, once
+      // per config, so process() stays a single map lookup.
+      const any = byAction.get(ANY_ACTION);
+      if (any) for (const [action, list] of byAction) if (action !== ANY_ACTION) list.push(...any);
       p = { config, allow: compileAllowLists(config), byAction };
       this.prepared.set(config, p);
     }
@@ -70,7 +76,8 @@ export class Engine {
 
   /** Whether any enabled detector reads this action (lets callers skip storing irrelevant events). */
   wants(action: string, config: Config): boolean {
-    return this.prepare(config).byAction.has(action);
+    const { byAction } = this.prepare(config);
+    return byAction.has(action) || byAction.has(ANY_ACTION);
   }
 
   /**
@@ -80,7 +87,7 @@ export class Engine {
   process(event: OrgEvent, config: Config): RecordedFinding[] {
     learnFacts(this.store, event);
     const p = this.prepare(config);
-    const candidates = p.byAction.get(event.action);
+    const candidates = p.byAction.get(event.action) ?? p.byAction.get(ANY_ACTION);
     if (!candidates) return [];
     if (p.allow.actor(event.actor) || p.allow.repo(event.repo)) return [];
     const out: RecordedFinding[] = [];

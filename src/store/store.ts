@@ -1,5 +1,6 @@
 // Every read and write of the database goes through this module, with statements prepared once.
 // better-sqlite3 is synchronous: batch writes run inside one transaction with no `await` inside.
+import { createHash } from "node:crypto";
 import type { Statement } from "better-sqlite3";
 import type { OrgEvent } from "../events/types.js";
 import type { FindingDraft } from "../detectors/types.js";
@@ -55,6 +56,22 @@ export interface RecordedFinding {
   isNew: boolean;
   /** This event added evidence (false when the same event had already been counted). */
   added: boolean;
+}
+
+/** Where the audit-log poller stands for one org (see migrations/0003-audit-log.ts). */
+export interface AuditLogPosition {
+  org: string;
+  installationId: number | null;
+  /** Newest `created` time read (epoch ms); null before the first entry. */
+  createdAt: number | null;
+  /** `_document_id`s already read whose time falls in the boundary second the next query starts from. */
+  boundaryIds: string[];
+  lastSuccessAt: number | null;
+  /** Set while the org answers that it has no audit-log API; cleared by the first successful poll. */
+  unavailableAt: number | null;
+  unavailableReason: string | null;
+  /** Key of the last gap notice sent, so each gap is reported once. */
+  gapNotice: string | null;
 }
 
 interface RawFinding {
@@ -145,8 +162,9 @@ export class Store {
            @repos, @at, @at, 0, @raisedReason, @createdAt)`,
       ),
       insertEvidence: p(
-        `INSERT INTO evidence (finding_id, event_id, at, source, severity, summary, data)
-         VALUES (@findingId, @eventId, @at, @source, @severity, @summary, @data)
+        `INSERT INTO evidence (finding_id, event_id, at, source, severity, summary, data, digest)
+         SELECT @findingId, @eventId, @at, @source, @severity, @summary, @data, @digest
+         WHERE NOT EXISTS (SELECT 1 FROM evidence WHERE finding_id = @findingId AND digest = @digest)
          ON CONFLICT (finding_id, event_id) DO NOTHING`,
       ),
       updateFinding: p(
@@ -202,6 +220,48 @@ export class Store {
       reportSet: p(
         `INSERT INTO config_reports (org, problem_hash, issue_number, reported_at) VALUES (?, ?, ?, ?)
          ON CONFLICT (org, problem_hash) DO UPDATE SET issue_number = excluded.issue_number`,
+      ),
+      alertQueue: p(
+        `SELECT * FROM (
+           SELECT f.*, (SELECT coalesce(max(seq), 0) FROM evidence e WHERE e.finding_id = f.id) AS max_seq
+           FROM findings f WHERE f.org IS NOT NULL AND f.installation_id IS NOT NULL)
+         WHERE (issue_number IS NULL AND (held_seq IS NULL OR held_seq < max_seq))
+            OR (issue_number IS NOT NULL AND filed_seq < max_seq)
+         ORDER BY id`,
+      ),
+      holdFinding: p(`UPDATE findings SET held_seq = ? WHERE id = ?`),
+      heldOrgs: p(
+        `SELECT org, max(installation_id) AS installation_id FROM findings
+         WHERE held_seq IS NOT NULL AND org IS NOT NULL AND installation_id IS NOT NULL GROUP BY org`,
+      ),
+      releaseHeld: p(
+        `UPDATE findings SET held_seq = NULL
+         WHERE org = ? AND held_seq IS NOT NULL AND instr(?, ',' || severity || ',') > 0`,
+      ),
+      dryRunLogged: p(`UPDATE findings SET dry_run_seq = ? WHERE id = ?`),
+      noticeSave: p(
+        `INSERT INTO config_reports (org, problem_hash, issue_number, reported_at, installation_id, title, body)
+         VALUES (@org, @key, NULL, @at, @installationId, @title, @body)
+         ON CONFLICT (org, problem_hash) DO UPDATE SET installation_id = excluded.installation_id,
+           title = excluded.title, body = excluded.body
+         WHERE config_reports.issue_number IS NULL`,
+      ),
+      noticesPending: p(
+        `SELECT org, problem_hash, installation_id, title, body FROM config_reports
+         WHERE issue_number IS NULL AND body IS NOT NULL AND installation_id IS NOT NULL ORDER BY reported_at`,
+      ),
+      noticeError: p(`UPDATE config_reports SET last_error = ? WHERE org = ? AND problem_hash = ?`),
+      auditPosGet: p(`SELECT * FROM audit_log_positions WHERE org = ?`),
+      auditPosSet: p(
+        `INSERT INTO audit_log_positions (org, installation_id, created_at, boundary_ids, last_success_at,
+           unavailable_at, unavailable_reason, gap_notice, updated_at)
+         VALUES (@org, @installationId, @createdAt, @boundaryIds, @lastSuccessAt, @unavailableAt,
+           @unavailableReason, @gapNotice, @updatedAt)
+         ON CONFLICT (org) DO UPDATE SET installation_id = excluded.installation_id,
+           created_at = excluded.created_at, boundary_ids = excluded.boundary_ids,
+           last_success_at = excluded.last_success_at, unavailable_at = excluded.unavailable_at,
+           unavailable_reason = excluded.unavailable_reason, gap_notice = excluded.gap_notice,
+           updated_at = excluded.updated_at`,
       ),
     };
   }
@@ -295,6 +355,10 @@ export class Store {
         raw = this.s.findingById!.get(info.lastInsertRowid) as RawFinding;
         isNew = true;
       }
+      const data = JSON.stringify(draft.evidence);
+      // The same facts told again (a new delivery id for the same fork, a sweep re-finding it) are not
+      // new evidence: they neither count nor become a comment.
+      const digest = createHash("sha1").update(`${event.source}\u0000${draft.severity}\u0000${data}`).digest("hex");
       const added =
         this.s.insertEvidence!.run({
           findingId: raw.id,
@@ -303,7 +367,8 @@ export class Store {
           source: event.source,
           severity: draft.severity,
           summary: draft.summary,
-          data: JSON.stringify(draft.evidence),
+          data,
+          digest,
         }).changes === 1;
       if (added) {
         const severity = maxSeverity(raw.severity as Severity, draft.severity);
@@ -468,4 +533,178 @@ export class Store {
   saveConfigReport(org: string, problemHash: string, issueNumber: number | null, at: number): void {
     this.s.reportSet!.run(org, problemHash, issueNumber, at);
   }
+
+  // --- alerts dispatcher bookkeeping (migrations/0002-alerts.ts) ---------------------------------------
+
+  /**
+   * Findings the alerts dispatcher has work for: no issue yet (unless held below `alerts.min_severity`
+   * with no evidence since), or evidence newer than their issue shows. Offline findings (no org or
+   * installation) are left out. `maxSeq` is the newest evidence seq, `dryRunSeq` what dry-run has logged.
+   */
+  alertQueue(): { finding: FindingRow; maxSeq: number; dryRunSeq: number }[] {
+    return (this.s.alertQueue!.all() as (RawFinding & { max_seq: number; dry_run_seq: number })[]).map((r) => ({
+      finding: toFinding(r),
+      maxSeq: r.max_seq,
+      dryRunSeq: r.dry_run_seq,
+    }));
+  }
+
+  /** Keeps a finding below `alerts.min_severity` out of the alert queue until evidence newer than `seq`. */
+  holdFinding(findingId: number, seq: number): void {
+    this.s.holdFinding!.run(seq, findingId);
+  }
+
+  /** Orgs with held findings (and an installation to reach them), so a lowered threshold can release them. */
+  heldOrgs(): { org: string; installationId: number }[] {
+    return (this.s.heldOrgs!.all() as { org: string; installation_id: number }[]).map((r) => ({
+      org: r.org,
+      installationId: r.installation_id,
+    }));
+  }
+
+  /** Puts back in the queue the org's held findings whose severity is one of `severities`. */
+  releaseHeld(org: string, severities: readonly Severity[]): number {
+    return this.s.releaseHeld!.run(org, `,${severities.join(",")},`).changes;
+  }
+
+  markDryRunLogged(findingId: number, seq: number): void {
+    this.s.dryRunLogged!.run(seq, findingId);
+  }
+
+  /** Keeps a notice until it is filed (a notice already filed for this org and key is left alone). */
+  saveNotice(n: { org: string; key: string; installationId: number; title: string; body: string }, at: number): void {
+    this.s.noticeSave!.run({ ...n, at });
+  }
+
+  pendingNotices(): { org: string; key: string; installationId: number; title: string; body: string }[] {
+    return (
+      this.s.noticesPending!.all() as { org: string; problem_hash: string; installation_id: number; title: string | null; body: string }[]
+    ).map((r) => ({ org: r.org, key: r.problem_hash, installationId: r.installation_id, title: r.title ?? "", body: r.body }));
+  }
+
+  markNoticeError(org: string, key: string, message: string): void {
+    this.s.noticeError!.run(message.slice(0, 2000), org, key);
+  }
+
+  // --- audit-log poll position ------------------------------------------------------------------------
+
+  auditLogPosition(org: string): AuditLogPosition | undefined {
+    const r = this.s.auditPosGet!.get(org) as Record<string, unknown> | undefined;
+    if (!r) return undefined;
+    let boundaryIds: string[] = [];
+    try {
+      const parsed = JSON.parse(r.boundary_ids as string) as unknown;
+      if (Array.isArray(parsed)) boundaryIds = parsed.filter((x): x is string => typeof x === "string");
+    } catch {
+      // A damaged list only costs re-reading one second of entries, which the event ids deduplicate.
+      boundaryIds = [];
+    }
+    return {
+      org: r.org as string,
+      installationId: r.installation_id as number | null,
+      createdAt: r.created_at as number | null,
+      boundaryIds,
+      lastSuccessAt: r.last_success_at as number | null,
+      unavailableAt: r.unavailable_at as number | null,
+      unavailableReason: r.unavailable_reason as string | null,
+      gapNotice: r.gap_notice as string | null,
+    };
+  }
+
+  /** Writes the whole position of one org (call it inside the transaction that stores the page's events). */
+  saveAuditLogPosition(pos: AuditLogPosition, at: number): void {
+    this.s.auditPosSet!.run({ ...pos, boundaryIds: JSON.stringify(pos.boundaryIds), updatedAt: at });
+  }
+
+  // --- sweeps (see migrations/0004-sweeps.ts) -------------------------------------------------------------
+
+  private sweepStatements: Record<string, Statement> | undefined;
+
+  /** Prepared on first use, once, so stores that never sweep (the CLI) pay nothing. */
+  private get sw(): Record<string, Statement> {
+    if (!this.sweepStatements) {
+      const p = (sql: string) => this.db.prepare(sql);
+      this.sweepStatements = {
+        hasEvent: p(`SELECT 1 FROM events WHERE id = ?`),
+        stateGet: p(`SELECT value FROM sweep_state WHERE key = ?`),
+        stateSet: p(
+          `INSERT INTO sweep_state (key, value, updated_at) VALUES (?, ?, ?)
+           ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+        ),
+        inventory: p(`SELECT * FROM repo_inventory WHERE org = ? ORDER BY repo_id`),
+        inventorySeen: p(
+          `INSERT INTO repo_inventory (org, repo_id, node_id, full_name, visibility, first_seen, last_seen, gone_at)
+           VALUES (@org, @id, @nodeId, @fullName, @visibility, @at, @at, NULL)
+           ON CONFLICT (org, repo_id) DO UPDATE SET node_id = coalesce(excluded.node_id, repo_inventory.node_id),
+             full_name = excluded.full_name, visibility = excluded.visibility, last_seen = excluded.last_seen,
+             gone_at = NULL`,
+        ),
+        inventoryGone: p(`UPDATE repo_inventory SET gone_at = ? WHERE org = ? AND repo_id = ? AND gone_at IS NULL`),
+      };
+    }
+    return this.sweepStatements;
+  }
+
+  /** Whether an event with this id is stored (processed or not). */
+  hasEvent(id: string): boolean {
+    return this.sw.hasEvent!.get(id) !== undefined;
+  }
+
+  /** A sweep's own record for one key (`inventory:<org>`, `org_settings:<org>`); undefined when never saved. */
+  sweepState<T>(key: string): T | undefined {
+    const r = this.sw.stateGet!.get(key) as { value: string } | undefined;
+    if (!r) return undefined;
+    try {
+      return JSON.parse(r.value) as T;
+    } catch {
+      // A damaged record is treated as absent: the sweep then starts over from a fresh baseline.
+      return undefined;
+    }
+  }
+
+  saveSweepState(key: string, value: unknown, at: number): void {
+    this.sw.stateSet!.run(key, JSON.stringify(value), at);
+  }
+
+  /** Every repository ever listed for `org`, including those gone (with `goneAt`). */
+  repoInventory(org: string): InventoryRepo[] {
+    return (this.sw.inventory!.all(org) as Record<string, unknown>[]).map((r) => ({
+      id: r.repo_id as number,
+      nodeId: r.node_id as string | null,
+      fullName: r.full_name as string,
+      visibility: r.visibility as InventoryRepo["visibility"],
+      firstSeen: r.first_seen as number,
+      lastSeen: r.last_seen as number,
+      goneAt: r.gone_at as number | null,
+    }));
+  }
+
+  /**
+   * Records one sweep's listing in one transaction: `seen` repositories are upserted (a repository that comes
+   * back loses its `goneAt`), and the ids in `goneIds` are marked gone at `at` unless already gone.
+   */
+  saveRepoInventory(org: string, seen: readonly InventoryListing[], goneIds: readonly number[], at: number): void {
+    this.transaction(() => {
+      for (const r of seen) {
+        this.sw.inventorySeen!.run({ org, id: r.id, nodeId: r.nodeId, fullName: r.fullName, visibility: r.visibility, at });
+      }
+      for (const id of goneIds) this.sw.inventoryGone!.run(at, org, id);
+    });
+  }
+}
+
+/** One repository as a sweep lists it. */
+export interface InventoryListing {
+  id: number;
+  nodeId: string | null;
+  fullName: string;
+  visibility: import("../events/types.js").Visibility | null;
+}
+
+/** One repository of the stored inventory. */
+export interface InventoryRepo extends InventoryListing {
+  firstSeen: number;
+  lastSeen: number;
+  /** When a sweep first found it missing; null while it is listed. */
+  goneAt: number | null;
 }

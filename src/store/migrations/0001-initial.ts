@@ -63,8 +63,10 @@ export const initial: Migration = {
       severity TEXT NOT NULL,
       summary TEXT NOT NULL,
       data TEXT NOT NULL,
+      digest TEXT NOT NULL,
       UNIQUE (finding_id, event_id)
     ) STRICT;
+    CREATE INDEX evidence_digest ON evidence (finding_id, digest);
 
     CREATE TABLE detector_state (
       detector TEXT NOT NULL,

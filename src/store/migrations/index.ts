@@ -1,6 +1,9 @@
 // Numbered, append-only migrations. Each runs in one transaction together with its `user_version` bump;
 // never edit one that has shipped: add the next number instead.
 import { initial } from "./0001-initial.js";
+import { alerts } from "./0002-alerts.js";
+import { auditLog } from "./0003-audit-log.js";
+import { sweeps } from "./0004-sweeps.js";
 
 export interface Migration {
   version: number;
@@ -9,4 +12,4 @@ export interface Migration {
   up: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial];
+export const MIGRATIONS: readonly Migration[] = [initial, alerts, auditLog, sweeps];

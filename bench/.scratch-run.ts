@@ -1,0 +1,26 @@
+import fs from "node:fs";
+import readline from "node:readline";
+import { Engine } from "../src/engine/engine.js";
+import { fromAuditLog } from "../src/events/from-audit-log.js";
+import { defaultConfig } from "../src/config/schema.js";
+import { Store } from "../src/store/store.js";
+const file = process.argv[2]!;
+const db = "/tmp/auditlog-helper/run.db";
+for (const f of [db, db + "-wal", db + "-shm"]) fs.rmSync(f, { force: true });
+const store = Store.open(db);
+const engine = new Engine({ store, log: { error: (o, m) => console.error(m, o) } });
+const config = defaultConfig();
+const rl = readline.createInterface({ input: fs.createReadStream(file) });
+let batch: unknown[] = [];
+let n = 0;
+const t0 = performance.now();
+const flush = () => store.transaction(() => { for (const e of batch) { const ev = fromAuditLog(e); if (ev && store.addEvent(ev, true)) engine.process(ev, config); } });
+for await (const line of rl) { batch.push(JSON.parse(line)); n++; if (batch.length >= 5000) { flush(); batch = []; } }
+flush(); store.flushState();
+const ms = performance.now() - t0;
+const fs2 = store.listFindings();
+console.log(n, "events", Math.round(n / (ms / 1000)), "ev/s", "rss", process.resourceUsage().maxRSS >> 10, "MiB");
+const by = new Map<string, number>();
+for (const f of fs2) by.set(`${f.detector}/${f.severity}`, (by.get(`${f.detector}/${f.severity}`) ?? 0) + 1);
+console.log(by);
+for (const f of fs2.slice(0, 40)) console.log(f.detector, f.severity, f.summary);

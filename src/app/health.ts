@@ -1,0 +1,15 @@
+// GET /health: answers 200 when the app and its database are up, 503 otherwise, with counters an operator
+// can watch (deliveries, redeliveries ignored, detector failures).
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Runtime } from "./runtime.js";
+
+export function healthHandler(runtime: Runtime) {
+  return (req: IncomingMessage, res: ServerResponse): boolean => {
+    const path = (req.url ?? "").split("?")[0];
+    if (path !== "/health" || (req.method !== "GET" && req.method !== "HEAD")) return false;
+    const report = runtime.health();
+    res.writeHead(report.status === "ok" ? 200 : 503, { "content-type": "application/json" });
+    res.end(req.method === "HEAD" ? undefined : JSON.stringify(report));
+    return true;
+  };
+}

@@ -1,0 +1,219 @@
+// The running app between Probot and the modules: takes webhook deliveries in, keeps the slow work (API
+// lookups, detection, filing) off the request path, and drives the periodic jobs (retrying pending alerts,
+// polling the audit log, sweeps). Probot is not imported here: handlers receive plain values, so the same
+// runtime serves the HTTP app, the tests and the benchmark.
+import type { Config } from "../config/schema.js";
+import { defaultConfig } from "../config/schema.js";
+import { ConfigService } from "../config/service.js";
+import { AlertDispatcher, type OctokitLike } from "../alerts/dispatcher.js";
+import { Engine } from "../engine/engine.js";
+import { fromWebhook } from "../events/from-webhook.js";
+import type { OrgEvent } from "../events/types.js";
+import { enrichEvent } from "../github/enrich.js";
+import type { Store } from "../store/store.js";
+
+export interface Logger {
+  debug(obj: object | string, msg?: string): void;
+  info(obj: object | string, msg?: string): void;
+  warn(obj: object | string, msg?: string): void;
+  error(obj: object | string, msg?: string): void;
+}
+
+export interface RuntimeOptions {
+  store: Store;
+  log: Logger;
+  /** An Octokit authenticated as the installation. */
+  octokitFor: (installationId: number) => Promise<OctokitLike>;
+  now?: () => number;
+  configCacheMs?: number;
+  /** Pause between issue/comment writes (GitHub's content-creation limit); tests set 0. */
+  alertWriteSpacingMs?: number;
+}
+
+/** Events whose handling needs a GitHub lookup before the detectors can judge them. */
+const NEEDS_ENRICHMENT = new Set(["member.added", "member.edited"]);
+
+export class Runtime {
+  readonly store: Store;
+  readonly engine: Engine;
+  readonly alerts: AlertDispatcher;
+  readonly configs: ConfigService;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly octokitFor: RuntimeOptions["octokitFor"];
+  private draining: Promise<void> | null = null;
+  private drainAgain = false;
+  /** Deliveries accepted since start, and redeliveries ignored: for /health. */
+  readonly counters = { deliveries: 0, duplicates: 0, events: 0, processingErrors: 0 };
+
+  constructor(opts: RuntimeOptions) {
+    this.store = opts.store;
+    this.log = opts.log;
+    this.now = opts.now ?? Date.now;
+    this.octokitFor = opts.octokitFor;
+    this.engine = new Engine({ store: this.store, log: this.log, now: this.now });
+    this.alerts = new AlertDispatcher({
+      store: this.store,
+      log: this.log,
+      now: this.now,
+      octokitFor: this.octokitFor,
+      configFor: (org, installationId) => this.configs.get(org, installationId),
+      ...(opts.alertWriteSpacingMs !== undefined ? { writeSpacingMs: opts.alertWriteSpacingMs } : {}),
+    });
+    this.configs = new ConfigService({
+      store: this.store,
+      log: this.log,
+      now: this.now,
+      ...(opts.configCacheMs !== undefined ? { ttlMs: opts.configCacheMs } : {}),
+      octokitFor: this.octokitFor,
+      // Not awaited: filing needs this org's config, which is being resolved right now. reportNotice stores
+      // the notice before its first await, so it is durable and retried by later flushes.
+      onProblem: (p) => {
+        void this.alerts.reportNotice(p);
+      },
+    });
+  }
+
+  /**
+   * The webhook path: remember the delivery, normalize, store, and return. Synchronous on purpose: a
+   * delivery is durable once this returns, and everything slow happens in `drain()` after the 2xx.
+   * Returns false for a delivery id seen before (GitHub redelivery): nothing changes.
+   */
+  acceptDelivery(name: string, id: string, payload: unknown): boolean {
+    const receivedAt = this.now();
+    const events = fromWebhook({ name, id, payload, receivedAt });
+    const installationId = readInstallationId(payload);
+    const action = readAction(payload);
+    const fresh = this.store.transaction(() => {
+      if (!this.store.recordDelivery({ id, name, action, installationId, receivedAt })) return false;
+      for (const e of events) this.store.addEvent(e);
+      return true;
+    });
+    if (!fresh) {
+      this.counters.duplicates += 1;
+      this.log.debug({ delivery: id, event: name }, "redelivery of a known delivery ignored");
+      return false;
+    }
+    this.counters.deliveries += 1;
+    this.counters.events += events.length;
+    const org = readOrg(payload);
+    if (name === "push" && org && readRepoName(payload) === ".github") this.configs.invalidate(org);
+    if (events.length > 0) this.kick();
+    return true;
+  }
+
+  /** Adds events from the audit log or a sweep; already-known ids are dropped. */
+  acceptEvents(events: OrgEvent[]): number {
+    const added = this.store.transaction(() => events.filter((e) => this.store.addEvent(e)).length);
+    if (added > 0) this.kick();
+    return added;
+  }
+
+  /** Starts processing in the background; several kicks while running collapse into one more pass. */
+  kick(): void {
+    if (this.draining) {
+      this.drainAgain = true;
+      return;
+    }
+    this.draining = this.drainLoop().finally(() => {
+      this.draining = null;
+    });
+  }
+
+  /** Resolves when every stored event has been processed and alerts have been flushed once. */
+  async idle(): Promise<void> {
+    do {
+      while (this.draining) await this.draining;
+      await this.alerts.idle();
+    } while (this.draining);
+  }
+
+  private async drainLoop(): Promise<void> {
+    do {
+      this.drainAgain = false;
+      await this.processPending();
+      await this.alerts.flush();
+    } while (this.drainAgain);
+  }
+
+  /** Runs every unprocessed event (including those left by a crash) through enrichment and detection. */
+  async processPending(): Promise<number> {
+    let done = 0;
+    for (;;) {
+      const batch = this.store.pendingEvents(200);
+      if (batch.length === 0) return done;
+      for (const stored of batch) {
+        try {
+          const event = await this.enrich(stored);
+          const config = await this.configFor(event);
+          this.store.transaction(() => {
+            this.engine.process(event, config);
+            this.store.markProcessed(event.id);
+            this.store.flushState();
+          });
+        } catch (err) {
+          // A poison event must not block the queue: count it, log it, move on.
+          this.counters.processingErrors += 1;
+          this.log.error({ err, event: stored.id }, "event could not be processed; skipped");
+          this.store.markProcessed(stored.id);
+        }
+        done += 1;
+      }
+    }
+  }
+
+  private async enrich(event: OrgEvent): Promise<OrgEvent> {
+    if (!NEEDS_ENRICHMENT.has(event.action) || event.installationId === null) return event;
+    try {
+      const octokit = await this.octokitFor(event.installationId);
+      return await enrichEvent(event, { octokit, store: this.store, now: this.now() });
+    } catch (err) {
+      this.log.warn({ err, event: event.id }, "could not look up membership; judging without it");
+      return event;
+    }
+  }
+
+  private async configFor(event: OrgEvent): Promise<Config> {
+    if (!event.org || event.installationId === null) return defaultConfig();
+    return this.configs.get(event.org, event.installationId);
+  }
+
+  health(): { status: "ok" | "error"; database: string; counters: Runtime["counters"]; detectorFailures: Record<string, number> } {
+    let database = "ok";
+    try {
+      this.store.db.prepare("SELECT 1").get();
+    } catch (err) {
+      database = err instanceof Error ? err.message : String(err);
+    }
+    return {
+      status: database === "ok" ? "ok" : "error",
+      database,
+      counters: this.counters,
+      detectorFailures: Object.fromEntries(this.engine.failures),
+    };
+  }
+}
+
+function asRecord(v: unknown): Record<string, unknown> | undefined {
+  return typeof v === "object" && v !== null ? (v as Record<string, unknown>) : undefined;
+}
+
+function readInstallationId(payload: unknown): number | null {
+  const id = asRecord(asRecord(payload)?.installation)?.id;
+  return typeof id === "number" ? id : null;
+}
+
+function readAction(payload: unknown): string | null {
+  const a = asRecord(payload)?.action;
+  return typeof a === "string" ? a : null;
+}
+
+function readOrg(payload: unknown): string | null {
+  const login = asRecord(asRecord(payload)?.organization)?.login;
+  return typeof login === "string" ? login : null;
+}
+
+function readRepoName(payload: unknown): string | null {
+  const name = asRecord(asRecord(payload)?.repository)?.name;
+  return typeof name === "string" ? name : null;
+}

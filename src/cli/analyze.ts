@@ -1,0 +1,321 @@
+// The offline analysis: exported audit logs in, findings out, with the same converter, engine and detectors
+// as the live app. Events are stored and run through the detectors in batches of about a thousand, each
+// batch in one transaction, with detector state written back after each batch, so windows carry over from
+// one file to the next and, with a database file, from one run to the next. The CLI, the demo and the
+// benchmark all call analyzeFiles; nothing here writes to the terminal.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { defaultConfig, type Config } from "../config/schema.js";
+import { severityRank, type Severity } from "../detectors/severity.js";
+import { Engine, type EngineLogger } from "../engine/engine.js";
+import { fromAuditLog } from "../events/from-audit-log.js";
+import type { OrgEvent } from "../events/types.js";
+import { Store, type FindingRow } from "../store/store.js";
+import { readAuditLogBatches, type AuditLogFormat } from "./read-audit-log.js";
+
+export interface AnalyzeOptions {
+  config?: Config;
+  /**
+   * SQLite file that keeps events, findings and detector windows between runs. Without one the run uses a
+   * temporary file that is deleted at the end (not ":memory:", so that memory stays flat on large logs);
+   * pass ":memory:" explicitly for small inputs.
+   */
+  db?: string;
+  /** An already open store (the demo's); it is left open. Wins over `db`. */
+  store?: Store;
+  /** Entries before this time (epoch ms) are skipped. */
+  since?: number | null;
+  /** Org login for entries that do not name one. */
+  org?: string | null;
+  /** Events per transaction. */
+  batchSize?: number;
+  /** Standard input, for the source "-" (tests pass their own). */
+  stdin?: NodeJS.ReadableStream;
+  /** Called after every batch. */
+  onProgress?: (p: AnalyzeProgress) => void;
+  /** Told which format each file turned out to be. */
+  onFile?: (file: string, format: AuditLogFormat, gzip: boolean) => void;
+  log?: EngineLogger;
+  /** Wall clock for bookkeeping (finding created_at); detection uses each event's own time. */
+  now?: () => number;
+  /** How many bad lines to keep with their reason (all are counted). */
+  keepBadLines?: number;
+}
+
+export interface AnalyzeProgress {
+  file: string;
+  events: number;
+  bad: number;
+  findings: number;
+}
+
+export interface BadLine {
+  file: string;
+  line: number;
+  reason: string;
+}
+
+export interface EvidenceOutput {
+  /** ISO 8601. */
+  time: string;
+  source: string;
+  data: Record<string, string | number | boolean | null>;
+}
+
+/** One finding as the CLI prints it (`--format json` writes exactly this, one per line). */
+export interface FindingOutput {
+  detector: string;
+  severity: Severity;
+  summary: string;
+  actor?: string;
+  repos: string[];
+  first_seen: string;
+  last_seen: string;
+  count: number;
+  evidence: EvidenceOutput[];
+  fingerprint: string;
+  raised_reason?: string;
+}
+
+export interface AnalyzeResult {
+  /** Findings that got new evidence in this run, oldest first. */
+  findings: FindingOutput[];
+  /** Audit events read (before --since and duplicates were set aside). */
+  events: number;
+  /** Events new to the store and run through the detectors. */
+  processed: number;
+  /** Events already stored (streaming delivers at least once; a second run over the same file). */
+  duplicates: number;
+  /** Events before `since`. */
+  skipped: number;
+  /** Lines that were not audit events. */
+  bad: number;
+  /** The first `keepBadLines` of them. */
+  badLines: BadLine[];
+  files: { file: string; format: AuditLogFormat; gzip: boolean }[];
+  /** Detector id → times it threw (the others still ran). */
+  detectorFailures: Record<string, number>;
+}
+
+/** An input that cannot be read at all: the CLI turns it into exit code 2. */
+export class InputError extends Error {}
+
+const LOG_NAME = /\.(json|jsonl|ndjson|csv|log|gz)$/i;
+
+/**
+ * Files named on the command line, with directories replaced by the audit-log files under them in path
+ * order (a streaming export's YYYY/MM/DD/HH/MM tree then reads oldest first). Throws InputError for a path
+ * that does not exist.
+ */
+export function expandInputs(inputs: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const input of inputs) {
+    if (input === "-") {
+      out.push(input);
+      continue;
+    }
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(input);
+    } catch (err) {
+      throw new InputError(`cannot read ${input}: ${reasonOf(err)}`);
+    }
+    if (!stat.isDirectory()) {
+      out.push(input);
+      continue;
+    }
+    const found = listLogFiles(input);
+    if (found.length === 0) {
+      throw new InputError(`${input} is a directory with no audit-log files (.json, .jsonl, .csv, .log, .gz) under it`);
+    }
+    out.push(...found);
+  }
+  return out;
+}
+
+function listLogFiles(dir: string): string[] {
+  const entries = fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const out: string[] = [];
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...listLogFiles(p));
+    else if (e.isFile() && LOG_NAME.test(e.name)) out.push(p);
+  }
+  return out;
+}
+
+export function reasonOf(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  if (e?.code === "ENOENT") return "no such file";
+  if (e?.code === "EACCES" || e?.code === "EPERM") return "permission denied";
+  if (e?.code === "EISDIR") return "is a directory";
+  if (e?.code === "Z_DATA_ERROR" || e?.code === "Z_BUF_ERROR") return `not a valid gzip stream (${e.message})`;
+  return e instanceof Error ? e.message : String(err);
+}
+
+/**
+ * Reads every file in order, converts, stores and runs each new event through the enabled detectors, and
+ * returns the findings this run touched. Bad lines are counted and never stop the run; a file that breaks
+ * half-way (a truncated gzip) is reported as one bad line and the next file is read. Throws InputError
+ * only for inputs that cannot be opened at all.
+ */
+export async function analyzeFiles(inputs: readonly string[], opts: AnalyzeOptions = {}): Promise<AnalyzeResult> {
+  const files = expandInputs(inputs);
+  const config = opts.config ?? defaultConfig();
+  const batchSize = Math.max(1, opts.batchSize ?? 1000);
+  const keepBad = opts.keepBadLines ?? 20;
+  const since = opts.since ?? null;
+  const orgFallback = opts.org ?? null;
+
+  let tempDir: string | undefined;
+  let store = opts.store;
+  if (!store) {
+    let file = opts.db;
+    if (!file) {
+      tempDir = fs.mkdtempSync(path.join(os.tmpdir(), "exfil-monitor-"));
+      file = path.join(tempDir, "analyze.db");
+    }
+    try {
+      store = Store.open(file);
+    } catch (err) {
+      if (tempDir) fs.rmSync(tempDir, { recursive: true, force: true });
+      throw new InputError(`cannot open the database ${file}: ${reasonOf(err)}`);
+    }
+  }
+  const ownStore = store !== opts.store;
+
+  const failures: Record<string, number> = {};
+  const engine = new Engine({
+    store,
+    now: opts.now,
+    log: {
+      error(obj, msg) {
+        const id = (obj as { detector?: unknown }).detector;
+        if (typeof id === "string") failures[id] = (failures[id] ?? 0) + 1;
+        opts.log?.error(obj, msg);
+      },
+    },
+  });
+
+  const result: AnalyzeResult = {
+    findings: [],
+    events: 0,
+    processed: 0,
+    duplicates: 0,
+    skipped: 0,
+    bad: 0,
+    badLines: [],
+    files: [],
+    detectorFailures: failures,
+  };
+  const touched = new Set<string>();
+  let latest = Number.NEGATIVE_INFINITY;
+  const bad = (file: string, line: number, reason: string) => {
+    result.bad++;
+    if (result.badLines.length < keepBad) result.badLines.push({ file, line, reason });
+  };
+
+  const s = store;
+  const runBatch = (events: OrgEvent[]) => {
+    s.transaction(() => {
+      for (const event of events) {
+        if (!s.addEvent(event, true)) {
+          result.duplicates++;
+          continue;
+        }
+        result.processed++;
+        for (const r of engine.process(event, config)) {
+          if (r.added) touched.add(r.finding.fingerprint);
+        }
+      }
+    });
+    s.flushState();
+  };
+
+  try {
+    for (const file of files) {
+      let pending: OrgEvent[] = [];
+      let lastLine = 0;
+      try {
+        const batches = readAuditLogBatches(file, {
+          stdin: opts.stdin,
+          onFormat: (format, gzip) => {
+            result.files.push({ file, format, gzip });
+            opts.onFile?.(file, format, gzip);
+          },
+        });
+        for await (const items of batches) {
+          for (const item of items) {
+            lastLine = item.line;
+            if ("bad" in item) {
+              bad(file, item.line, item.reason);
+              continue;
+            }
+            const event = fromAuditLog(item.entry, { orgFallback });
+            if (!event) {
+              bad(file, item.line, "no usable time (`@timestamp` or `created_at`)");
+              continue;
+            }
+            result.events++;
+            if (since !== null && event.at < since) {
+              result.skipped++;
+              continue;
+            }
+            if (event.at > latest) latest = event.at;
+            pending.push(event);
+            if (pending.length >= batchSize) {
+              runBatch(pending);
+              pending = [];
+            }
+          }
+          opts.onProgress?.({ file, events: result.events, bad: result.bad, findings: touched.size });
+        }
+      } catch (err) {
+        if (err instanceof InputError) throw err;
+        // The part read so far still counts; the rest of this file is lost and said so.
+        bad(file, lastLine + 1, `reading stopped: ${reasonOf(err)}`);
+      }
+      if (pending.length > 0) runBatch(pending);
+    }
+    // Windows that ended before the newest event are never read again.
+    if (Number.isFinite(latest)) store.flushState(latest);
+    result.findings = collect(store, touched);
+    return result;
+  } finally {
+    if (ownStore) store.close();
+    if (tempDir) fs.rmSync(tempDir, { recursive: true, force: true });
+  }
+}
+
+function collect(store: Store, fingerprints: ReadonlySet<string>): FindingOutput[] {
+  const rows: FindingRow[] = [];
+  for (const fp of fingerprints) {
+    const row = store.getFinding(fp);
+    if (row) rows.push(row);
+  }
+  rows.sort((a, b) => a.firstSeen - b.firstSeen || (a.fingerprint < b.fingerprint ? -1 : a.fingerprint > b.fingerprint ? 1 : 0));
+  return rows.map((row) => toOutput(row, store));
+}
+
+export function toOutput(row: FindingRow, store: Store): FindingOutput {
+  // Keys in a fixed order, actor right after summary, so lines read the same from run to run.
+  return {
+    detector: row.detector,
+    severity: row.severity,
+    summary: row.summary,
+    ...(row.actor ? { actor: row.actor } : {}),
+    repos: row.repos,
+    first_seen: new Date(row.firstSeen).toISOString(),
+    last_seen: new Date(row.lastSeen).toISOString(),
+    count: row.count,
+    evidence: store.evidence(row.id).map((e) => ({ time: new Date(e.at).toISOString(), source: e.source, data: e.data })),
+    fingerprint: row.fingerprint,
+    ...(row.raisedReason ? { raised_reason: row.raisedReason } : {}),
+  };
+}
+
+/** Whether any finding is at or above `floor` (for --fail-on). */
+export function anyAtLeast(findings: readonly FindingOutput[], floor: Severity): boolean {
+  return findings.some((f) => severityRank(f.severity) >= severityRank(floor));
+}

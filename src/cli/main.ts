@@ -1,0 +1,331 @@
+// The `exfil-monitor` command line. `analyze` reads exported org audit logs offline and prints findings, with
+// the same detectors as the app. Exit codes: 0 done, 1 a finding at or above --fail-on, 2 a usage error or
+// an input that cannot be read (one line saying why, never a stack trace).
+import fs from "node:fs";
+import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { parseConfigText } from "../config/load.js";
+import type { Config } from "../config/schema.js";
+import { SEVERITIES, type Severity } from "../detectors/severity.js";
+import { analyzeFiles, anyAtLeast, InputError, reasonOf, type AnalyzeResult, type FindingOutput } from "./analyze.js";
+
+export interface CliIo {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  stdin?: NodeJS.ReadableStream;
+}
+
+export const EXIT_OK = 0;
+export const EXIT_FINDINGS = 1;
+export const EXIT_USAGE = 2;
+
+const HELP = `exfil-monitor: catch source code leaving a GitHub organization.
+
+Usage:
+  exfil-monitor analyze FILE... [options]
+  exfil-monitor --help | --version
+
+analyze reads exported org audit logs and prints what the detectors find. FILE may be
+  a JSON array or CSV export from the audit-log page, JSON lines from the REST API or
+  from audit-log streaming (S3, Azure, GCS, Splunk), any of them gzipped; a directory
+  (every .json, .jsonl, .csv, .log and .gz file under it, in name order); or - for
+  standard input. The format is recognized from the content, not the file name.
+
+Options:
+  --format table|json   table (the default on a terminal) or one JSON object per finding
+                        per line (the default otherwise)
+  --config FILE         exfil-monitor.yml with thresholds and allowlists (default: built-in
+                        defaults)
+  --db PATH             SQLite file that keeps events, findings and detector windows, so a
+                        later run continues where this one stopped (default: a temporary file)
+  --since ISO           ignore entries before this time, e.g. 2026-10-01 or 2026-10-01T08:00Z
+  --org LOGIN           org to assume for entries that do not name one
+  --fail-on SEVERITY    exit 1 when a finding is at or above low|medium|high|critical
+  -h, --help            show this help
+
+Exit codes: 0 done, 1 findings at or above --fail-on, 2 usage error or unreadable input.
+`;
+
+class UsageError extends Error {}
+
+function version(): string {
+  try {
+    // Same relative path from src/cli (tsx) and dist/cli (built).
+    const pkg = JSON.parse(fs.readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: string };
+    return pkg.version ?? "unknown";
+  } catch (err) {
+    return `unknown (${reasonOf(err)})`;
+  }
+}
+
+/** Runs the command line and returns the exit code; never throws. */
+export async function main(argv: readonly string[], io: CliIo = process): Promise<number> {
+  try {
+    return await run(argv, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`exfil-monitor: ${err.message}\nRun \`exfil-monitor --help\` for usage.\n`);
+      return EXIT_USAGE;
+    }
+    if (err instanceof InputError) {
+      io.stderr.write(`exfil-monitor: ${err.message}\n`);
+      return EXIT_USAGE;
+    }
+    // Unexpected: still one line, with what the user can do about it.
+    io.stderr.write(`exfil-monitor: ${reasonOf(err)} (set DEBUG=exfil-monitor for details)\n`);
+    if (process.env.DEBUG?.includes("exfil-monitor") && err instanceof Error) io.stderr.write(`${err.stack}\n`);
+    return EXIT_USAGE;
+  }
+}
+
+async function run(argv: readonly string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined) {
+    io.stderr.write(HELP);
+    return EXIT_USAGE;
+  }
+  if (command === "-h" || command === "--help" || command === "help") {
+    io.stdout.write(HELP);
+    return EXIT_OK;
+  }
+  if (command === "--version" || command === "-v") {
+    io.stdout.write(`${version()}\n`);
+    return EXIT_OK;
+  }
+  if (command === "analyze") return analyzeCommand(rest, io);
+  throw new UsageError(`unknown command ${JSON.stringify(command)}: the command is \`analyze\``);
+}
+
+interface AnalyzeArgs {
+  files: string[];
+  format: "table" | "json";
+  config: Config | undefined;
+  db: string | undefined;
+  since: number | null;
+  org: string | null;
+  failOn: Severity | null;
+  help: boolean;
+}
+
+function parseAnalyzeArgs(args: readonly string[], io: CliIo): AnalyzeArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...args],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        format: { type: "string" },
+        config: { type: "string" },
+        db: { type: "string" },
+        since: { type: "string" },
+        org: { type: "string" },
+        "fail-on": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (err) {
+    // parseArgs explains itself ("Unknown option '--x'"); keep its first line.
+    throw new UsageError(reasonOf(err).split("\n")[0] ?? "bad arguments");
+  }
+  const v = parsed.values;
+  const help = v.help === true;
+  let format: "table" | "json";
+  if (v.format === undefined) format = io.stdout.isTTY ? "table" : "json";
+  else if (v.format === "table" || v.format === "json") format = v.format;
+  else throw new UsageError(`--format must be table or json, not ${JSON.stringify(v.format)}`);
+
+  let failOn: Severity | null = null;
+  if (v["fail-on"] !== undefined) {
+    const s = v["fail-on"].toLowerCase();
+    if (!(SEVERITIES as readonly string[]).includes(s)) {
+      throw new UsageError(`--fail-on must be one of ${SEVERITIES.join(", ")}, not ${JSON.stringify(v["fail-on"])}`);
+    }
+    failOn = s as Severity;
+  }
+
+  let since: number | null = null;
+  if (v.since !== undefined) {
+    since = parseSince(v.since);
+    if (since === null) {
+      throw new UsageError(`--since wants an ISO 8601 date or time such as 2026-10-01 or 2026-10-01T08:00:00Z, not ${JSON.stringify(v.since)}`);
+    }
+  }
+
+  if (v.org !== undefined && !/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/.test(v.org)) {
+    throw new UsageError(`--org wants an organization login, not ${JSON.stringify(v.org)}`);
+  }
+
+  if (!help && parsed.positionals.length === 0) {
+    throw new UsageError("analyze needs at least one FILE (or - for standard input)");
+  }
+  return {
+    files: parsed.positionals,
+    format,
+    config: v.config === undefined ? undefined : loadConfig(v.config),
+    db: v.db,
+    since,
+    org: v.org ?? null,
+    failOn,
+    help,
+  };
+}
+
+/** ISO 8601 date or date-time; a time without a zone is UTC, like every time in the audit log. */
+export function parseSince(text: string): number | null {
+  const t = text.trim();
+  if (!/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/i.test(t)) return null;
+  let iso = t.replace(" ", "T");
+  if (/T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(iso)) iso += "Z";
+  const ms = Date.parse(iso);
+  return Number.isFinite(ms) ? ms : null;
+}
+
+function loadConfig(file: string): Config {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (err) {
+    throw new InputError(`cannot read the config file ${file}: ${reasonOf(err)}`);
+  }
+  const r = parseConfigText(text);
+  if (r.ok) return r.config;
+  const lines = r.problems.map((p) => `${file}${p.line ? `:${p.line}` : ""}: ${p.path}: ${p.message}`);
+  throw new InputError(`the config file has ${r.problems.length === 1 ? "a problem" : `${r.problems.length} problems`}; fix it and run again:\n  ${lines.join("\n  ")}`);
+}
+
+async function analyzeCommand(args: readonly string[], io: CliIo): Promise<number> {
+  const a = parseAnalyzeArgs(args, io);
+  if (a.help) {
+    io.stdout.write(HELP);
+    return EXIT_OK;
+  }
+  const progress = io.stderr.isTTY ? new Progress(io.stderr) : undefined;
+  let result: AnalyzeResult;
+  try {
+    result = await analyzeFiles(a.files, {
+      config: a.config,
+      db: a.db,
+      since: a.since,
+      org: a.org,
+      stdin: io.stdin,
+      onProgress: progress ? (p) => progress.update(`${p.file === "-" ? "stdin" : p.file}: ${p.events.toLocaleString("en-US")} events, ${p.findings} findings`) : undefined,
+    });
+  } finally {
+    progress?.clear();
+  }
+
+  if (a.format === "json") {
+    for (const f of result.findings) io.stdout.write(`${jsonLine(f)}\n`);
+  } else {
+    io.stdout.write(renderTable(result.findings, io.stdout.columns));
+  }
+  io.stderr.write(summaryLines(result));
+  if (a.failOn && anyAtLeast(result.findings, a.failOn)) return EXIT_FINDINGS;
+  return EXIT_OK;
+}
+
+// --- output -----------------------------------------------------------------------------------------------
+
+/**
+ * JSON with the characters that could still steer a terminal (C1 controls, and the line separators some
+ * tools split on) escaped too; JSON.stringify already escapes C0.
+ */
+export function jsonLine(f: FindingOutput): string {
+  return JSON.stringify(f).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+// C0/C1 controls (ANSI escapes among them), zero-width and bidirectional characters: attacker-chosen text
+// (repo names, key titles) must not move the cursor, recolour or reorder the table.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const HIDDEN = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
+
+export function safeText(s: string): string {
+  return s.replace(HIDDEN, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+function clip(s: string, max: number): string {
+  return s.length > max ? `${s.slice(0, Math.max(0, max - 1))}…` : s;
+}
+
+const TABLE_TIME = (iso: string) => iso.slice(0, 16).replace("T", " ");
+
+export function renderTable(findings: readonly FindingOutput[], columns?: number): string {
+  if (findings.length === 0) return "No findings.\n";
+  const header = ["SEVERITY", "DETECTOR", "ACTOR", "REPOS", "COUNT", "FIRST SEEN (UTC)", "LAST SEEN (UTC)", "SUMMARY"];
+  const rows = findings.map((f) => {
+    const repos = f.repos.length === 0 ? "-" : f.repos.length === 1 ? f.repos[0]! : `${f.repos[0]} +${f.repos.length - 1}`;
+    return [
+      f.severity.toUpperCase(),
+      f.detector,
+      clip(safeText(f.actor ?? "-"), 30),
+      clip(safeText(repos), 40),
+      String(f.count),
+      TABLE_TIME(f.first_seen),
+      TABLE_TIME(f.last_seen),
+      safeText(f.summary),
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => {
+    const fixed = cells.slice(0, -1).map((c, i) => (i === 4 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)));
+    let out = [...fixed, cells[cells.length - 1]!].join("  ");
+    if (columns && columns > 40 && out.length > columns) out = clip(out, columns);
+    return out.trimEnd();
+  };
+  return `${[line(header), ...rows.map(line)].join("\n")}\n`;
+}
+
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n.toLocaleString("en-US")} ${n === 1 ? one : many}`;
+}
+
+export function summaryLines(r: AnalyzeResult): string {
+  const out: string[] = [];
+  const bySeverity = SEVERITIES.slice()
+    .reverse()
+    .map((s) => [s, r.findings.filter((f) => f.severity === s).length] as const)
+    .filter(([, n]) => n > 0)
+    .map(([s, n]) => `${n} ${s}`);
+  const parts = [
+    `${plural(r.findings.length, "finding")}${bySeverity.length > 0 ? ` (${bySeverity.join(", ")})` : ""}`,
+    `from ${plural(r.events, "event")} in ${plural(r.files.length, "file")}`,
+  ];
+  if (r.duplicates > 0) parts.push(`${plural(r.duplicates, "duplicate")} ignored`);
+  if (r.skipped > 0) parts.push(`${r.skipped.toLocaleString("en-US")} before --since skipped`);
+  out.push(`exfil-monitor: ${parts.join(", ")}.`);
+  if (r.bad > 0) {
+    const shown = r.badLines.slice(0, 5).map((b) => `${b.file === "-" ? "stdin" : b.file}:${b.line} (${safeText(b.reason)})`);
+    const more = r.bad > shown.length ? `, and ${(r.bad - shown.length).toLocaleString("en-US")} more` : "";
+    out.push(`exfil-monitor: ${plural(r.bad, "line")} ${r.bad === 1 ? "was" : "were"} not audit events and ${r.bad === 1 ? "was" : "were"} skipped: ${shown.join(", ")}${more}.`);
+  }
+  for (const [id, n] of Object.entries(r.detectorFailures)) {
+    out.push(`exfil-monitor: the ${id} detector failed on ${plural(n, "event")}; the other detectors still ran. Please report it with the event.`);
+  }
+  return `${out.join("\n")}\n`;
+}
+
+/** One self-overwriting status line on a terminal, redrawn at most a few times a second. */
+class Progress {
+  private last = 0;
+  private shown = false;
+  constructor(private readonly out: NodeJS.WritableStream) {}
+  update(text: string): void {
+    const now = Date.now();
+    if (now - this.last < 250) return;
+    this.last = now;
+    this.shown = true;
+    this.out.write(`\r\u001b[K${safeText(text)}`);
+  }
+  clear(): void {
+    if (this.shown) this.out.write("\r\u001b[K");
+  }
+}
+
+/** Entry point for bin/exfil-monitor.js. */
+export async function cli(): Promise<void> {
+  process.exitCode = await main(process.argv.slice(2));
+}
+
+// Run directly (`tsx src/cli/main.ts analyze ...` while developing); the installed command goes through bin/.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await cli();

@@ -1,0 +1,122 @@
+// monitoring-tampered: someone turns off or redirects what lets the org see what happens to its code:
+// audit-log streaming, the IP allow list, SAML single sign-on, the two-factor requirement, source-IP
+// disclosure in the audit log, or a webhook that ships events to a host nobody approved. Covering tracks
+// usually comes right before or after the copying, so each is worth a look on its own.
+//
+// Subject: `<org or repo>:<action>:<YYYY-MM-DD>`: repeated toggles of one switch on one day are one incident.
+import { z } from "zod";
+import type { OrgEvent } from "../events/types.js";
+import type { Severity } from "./severity.js";
+import { defineDetector, type FindingDraft } from "./types.js";
+
+const STREAM_UPDATE = "audit_log_streaming.update";
+const HOOK_ACTIONS = new Set(["hook.create", "hook.config_changed"]);
+
+/** Switches whose only effect is less protection or less visibility, with what turning them off means. */
+const SWITCHED_OFF: Record<string, string> = {
+  "audit_log_streaming.destroy": "audit-log streaming endpoint deleted",
+  "ip_allow_list.disable": "IP allow list disabled",
+  "ip_allow_list.disable_for_installed_apps": "IP allow list disabled for installed GitHub Apps",
+  "ip_allow_list.disable_user_level_enforcement": "IP allow list user-level enforcement disabled",
+  "ip_allow_list.disable_idp_ip_allowlist_for_web": "identity-provider IP allow list disabled for the web",
+  "org.disable_saml": "SAML single sign-on disabled",
+  "org.disable_two_factor_requirement": "two-factor authentication requirement disabled",
+  "org.disable_source_ip_disclosure": "source IP addresses hidden from the audit log",
+};
+
+function dayOf(at: number): string {
+  return Number.isFinite(at) ? new Date(at).toISOString().slice(0, 10) : "unknown-date";
+}
+
+/** GitHub's booleans sometimes arrive as strings in exports; anything else is unknown. */
+function flag(v: unknown): boolean | null {
+  if (v === true || v === "true") return true;
+  if (v === false || v === "false") return false;
+  return null;
+}
+
+function hostOf(url: string): string | null {
+  try {
+    return new URL(url).hostname || null;
+  } catch {
+    return null;
+  }
+}
+
+function finding(
+  e: OrgEvent,
+  scope: string,
+  severity: Severity,
+  what: string,
+  evidence: FindingDraft["evidence"],
+): FindingDraft {
+  return {
+    subject: `${scope}:${e.action}:${dayOf(e.at)}`,
+    severity,
+    summary: `${what} (${scope})`,
+    actor: e.actor,
+    repos: e.repo ? [e.repo] : [],
+    evidence: { action: e.action, scope, ...evidence },
+  };
+}
+
+export const monitoringTampered = defineDetector({
+  id: "monitoring-tampered",
+  title: "Monitoring or access controls weakened",
+  warningSign: "covering tracks",
+  source:
+    "audit `audit_log_streaming.*`, `ip_allow_list.disable*`, `org.disable_saml`, `org.disable_two_factor_requirement`, `org.disable_source_ip_disclosure`, `hook.create`",
+  defaultSeverity: "high",
+  enabledByDefault: true,
+  actions: [...Object.keys(SWITCHED_OFF), STREAM_UPDATE, ...HOOK_ACTIONS],
+  settings: z.object({
+    unknown_hook_urls: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Report new webhooks whose audit entry does not name the target URL (GitHub's entries usually do not), as low, so someone checks where they point.",
+      ),
+  }),
+  nextSteps: [
+    "Confirm with the actor and an org owner that the change was planned; if not, treat the account as compromised.",
+    "Turn the control back on (streaming, IP allow list, SAML, two-factor requirement, source-IP disclosure) or delete the webhook.",
+    "Review what the actor and others did while it was off: clones, transfers, forks, new credentials.",
+    "For a webhook: check its URL and events under Settings → Webhooks; add approved hosts to `allow.webhook_hosts`.",
+  ],
+  detect(event, ctx) {
+    // Streaming is configured on the enterprise: its entries may name only the business.
+    const business = event.details.extra?.business;
+    const scope = event.repo ?? event.org ?? (typeof business === "string" && business ? business : null);
+    if (!scope) return [];
+
+    const off = SWITCHED_OFF[event.action];
+    if (off) return [finding(event, scope, "high", off, {})];
+
+    if (event.action === STREAM_UPDATE) {
+      const extra = event.details.extra ?? {};
+      const enabled = flag(extra.audit_log_stream_enabled);
+      const sink = typeof extra.audit_log_stream_sink === "string" ? extra.audit_log_stream_sink : "unknown";
+      if (enabled === false) {
+        return [finding(event, scope, "high", "audit-log streaming paused or disabled", { sink })];
+      }
+      // Not a pause, but the endpoint may now point elsewhere: worth a look, not an alarm.
+      const changed = "audit-log streaming configuration changed";
+      return [finding(event, scope, "medium", changed, { sink, enabled: enabled ?? "unknown" })];
+    }
+
+    if (HOOK_ACTIONS.has(event.action)) {
+      const url = event.details.hookUrl;
+      if (typeof url !== "string" || url.length === 0) {
+        if (event.action !== "hook.create" || !ctx.settings.unknown_hook_urls) return [];
+        const what = "webhook added; the audit entry does not say where it points";
+        return [finding(event, scope, "low", what, { url: "unknown" })];
+      }
+      if (ctx.allow.webhookHost(url)) return [];
+      const verb = event.action === "hook.create" ? "webhook added" : "webhook changed";
+      const host = hostOf(url);
+      const what = `${verb} pointing to ${host ?? "an invalid URL"}, not an approved host`;
+      return [finding(event, scope, "high", what, { url, host: host ?? "invalid URL" })];
+    }
+    return [];
+  },
+});

@@ -1,0 +1,171 @@
+// repo-transferred: a company repository moved to another owner, or simply gone. GitHub never tells the old
+// owner's installation about a transfer (only the new owner gets `repository.transferred`), so the audit log
+// (`repo.transfer_start`, `repo.transfer_outgoing`, `repo.transfer`) and the inventory sweep
+// (`sweep.repo_missing`) are the only channels. All of them build the subject from the repository's name
+// inside the org, so the request, the move and the sweep noticing the hole are one finding.
+import { z } from "zod";
+import type { OrgEvent } from "../events/types.js";
+import { defineDetector, type FindingDraft } from "./types.js";
+
+const TRANSFER_ACTIONS = ["repo.transfer_start", "repo.transfer_outgoing", "repo.transfer"] as const;
+const MISSING = "sweep.repo_missing";
+const DESTROY = "repo.destroy";
+const DAY = 24 * 60 * 60 * 1000;
+/** How long a seen deletion or allowed transfer explains a later hole in the inventory; sweeps run hourly. */
+const EXPLAINED_MEMORY = 30 * DAY;
+
+function sameLogin(a: string | null | undefined, b: string | null | undefined): boolean {
+  return !!a && !!b && a.toLowerCase() === b.toLowerCase();
+}
+
+function ownerOf(fullName: string | null | undefined): string | null {
+  if (typeof fullName !== "string") return null;
+  const slash = fullName.indexOf("/");
+  return slash > 0 ? fullName.slice(0, slash) : null;
+}
+
+function nameOf(fullName: string): string {
+  return fullName.slice(fullName.indexOf("/") + 1);
+}
+
+function extraString(e: OrgEvent, key: string): string | null {
+  const v = e.details.extra?.[key];
+  return typeof v === "string" && v.length > 0 ? v : null;
+}
+
+/**
+ * The repository's full name as it was inside the org. `repo.transfer` may already name the new location,
+ * so `repo_was` (GitHub's own field) wins, then a name owned by the org, then the org plus the bare name.
+ */
+function originalName(e: OrgEvent): string | null {
+  const was = extraString(e, "repo_was");
+  if (was && was.includes("/")) return was;
+  if (!e.repo || !e.repo.includes("/")) return null;
+  if (!e.org || sameLogin(ownerOf(e.repo), e.org)) return e.repo;
+  return `${e.org}/${nameOf(e.repo)}`;
+}
+
+/** Where the repository went, when the entry says: the converter's newOwner, else GitHub's `new_nwo`. */
+function destination(e: OrgEvent): { owner: string | null; ownerType: string | null; newName: string | null } {
+  const newNwo = extraString(e, "new_nwo");
+  let owner = e.details.newOwner ?? ownerOf(newNwo);
+  if (!owner && e.action === "repo.transfer") {
+    // `repo.transfer` is the accepting side: `old_user` the previous owner, `owner` (or the repository's new
+    // name) the new one. A previous owner other than the org means the repository came in, not out.
+    const oldUser = extraString(e, "old_user");
+    if (oldUser && e.org && !sameLogin(oldUser, e.org)) owner = e.org;
+    else owner = extraString(e, "owner") ?? ownerOf(e.repo);
+  }
+  return {
+    owner: owner ?? null,
+    ownerType: e.details.newOwnerType ?? null,
+    newName: newNwo ?? (owner && e.repo && !sameLogin(ownerOf(e.repo), e.org) ? e.repo : null),
+  };
+}
+
+function transferredTo(
+  event: OrgEvent,
+  repo: string,
+  owner: string | null,
+  ownerType: string | null,
+  newName: string | null,
+  allowedOwner: (login: string) => boolean,
+): FindingDraft[] {
+  // Into the org (the receiving side of a transfer) or a rename: nothing left the org.
+  if (owner && sameLogin(owner, event.org)) return [];
+  if (owner && allowedOwner(owner)) return [];
+  const into = ownerType === "User" ? "personal account" : ownerType === "Organization" ? "organization" : "account";
+  const requested = event.action === "repo.transfer_start";
+  const summary = owner
+    ? `${repo} ${requested ? "requested to transfer" : "transferred"} to ${into} ${owner}`
+    : `${repo} ${requested ? "transfer requested" : "transferred out"} (destination not in the entry)`;
+  return [
+    {
+      subject: repo,
+      // Any known destination outside the allowlist is critical: a user, or an org nobody vouched for.
+      severity: owner ? "critical" : "high",
+      summary,
+      actor: event.actor,
+      repos: [repo],
+      evidence: {
+        action: event.action,
+        repository: repo,
+        visibility: event.visibility ?? "unknown",
+        "new owner": owner ?? "unknown",
+        "owner type": ownerType ?? "unknown",
+        "new name": newName ?? "unknown",
+      },
+    },
+  ];
+}
+
+export const repoTransferred = defineDetector({
+  id: "repo-transferred",
+  title: "Repository transferred out of the org or gone",
+  warningSign: "copy to a personal account",
+  source: "audit `repo.transfer_start`, `repo.transfer_outgoing`, `repo.transfer`; inventory sweep",
+  defaultSeverity: "critical",
+  enabledByDefault: true,
+  actions: [...TRANSFER_ACTIONS, MISSING, DESTROY],
+  settings: z.object({
+    report_missing: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Report repositories that vanish from the inventory sweep with no deletion seen (transferred, deleted, or no longer visible to the app).",
+      ),
+  }),
+  nextSteps: [
+    "Find out who moved the repository and where: the org audit log (`action:repo.transfer_outgoing`) names the new owner.",
+    "If the new owner is a personal account or an unknown org, ask the new owner and GitHub Support to transfer it back.",
+    "Remove the actor's access and review their other activity (clones, forks, new credentials) around the same time.",
+    "Preserve this issue's evidence: it records the repository's name, visibility and destination at the time.",
+    "Take away members' right to transfer repositories (Settings → Member privileges → Repository deletion and transfer).",
+  ],
+  detect(event, ctx) {
+    const repo = originalName(event);
+    if (!repo) return [];
+    const explainedKey = `explained:${repo.toLowerCase()}`;
+
+    if (event.action === DESTROY) {
+      // A deletion is destructive-change's finding; remembering it keeps the sweep's hole from doubling it.
+      ctx.state.set(explainedKey, event.at, event.at + EXPLAINED_MEMORY);
+      return [];
+    }
+
+    if (event.action === MISSING) {
+      if (!ctx.settings.report_missing) return [];
+      const explainedAt = ctx.state.get<number>(explainedKey);
+      if (typeof explainedAt === "number" && explainedAt <= event.at && event.at - explainedAt <= EXPLAINED_MEMORY) {
+        return [];
+      }
+      const { owner, ownerType } = destination(event);
+      // The sweep may have followed the repository to where it is now (when the app can still see it).
+      if (owner && !sameLogin(owner, event.org)) {
+        return transferredTo(event, repo, owner, ownerType, null, ctx.allow.forkOwner);
+      }
+      return [
+        {
+          subject: repo,
+          severity: "high",
+          summary: `${repo} is gone from the org's repositories (deleted, transferred, or hidden from the app)`,
+          actor: event.actor,
+          repos: [repo],
+          evidence: {
+            repository: repo,
+            visibility: event.visibility ?? "unknown",
+            "seen by": "inventory sweep",
+            destination: "unknown",
+          },
+        },
+      ];
+    }
+
+    const { owner, ownerType, newName } = destination(event);
+    if (owner && ctx.allow.forkOwner(owner) && event.action !== "repo.transfer_start") {
+      // An allowed move still leaves a hole in the inventory; the sweep must not report it as unexplained.
+      ctx.state.set(explainedKey, event.at, event.at + EXPLAINED_MEMORY);
+    }
+    return transferredTo(event, repo, owner, ownerType, newName, ctx.allow.forkOwner);
+  },
+});

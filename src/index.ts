@@ -1,0 +1,83 @@
+// The Probot app: wiring only. Webhooks go to the runtime, which answers fast and does the slow work in
+// the background; /health is served beside the webhook route; periodic jobs poll and sweep.
+import type { ApplicationFunction, ApplicationFunctionOptions, Probot } from "probot";
+import type { OctokitLike } from "./alerts/dispatcher.js";
+import { readEnv, type AppEnv } from "./config/env.js";
+import { AuditLogPoller } from "./github/audit-log.js";
+import { Store } from "./store/store.js";
+import { healthHandler } from "./app/health.js";
+import { Jobs, type OrgInstallation } from "./app/jobs.js";
+import { Runtime } from "./app/runtime.js";
+
+export interface AppOptions {
+  /** Defaults to the database at DATABASE_PATH. */
+  store?: Store;
+  env?: AppEnv;
+  /** Periodic jobs (alert retries, audit-log polling, sweeps). Off in tests that drive the runtime. */
+  jobs?: boolean;
+  /** Receives the runtime once built (tests wait on `runtime.idle()`). */
+  onRuntime?: (runtime: Runtime) => void;
+  now?: () => number;
+  /** Pause between issue/comment writes; tests set 0. */
+  alertWriteSpacingMs?: number;
+}
+
+export function createApp(options: AppOptions = {}): ApplicationFunction {
+  return (app: Probot, appOptions: ApplicationFunctionOptions) => {
+    const env = options.env ?? readEnv();
+    const store = options.store ?? Store.open(env.databasePath);
+    const octokitFor = async (installationId: number) => (await app.auth(installationId)) as unknown as OctokitLike;
+    const runtime = new Runtime({
+      store,
+      log: app.log,
+      octokitFor,
+      configCacheMs: env.configCacheSeconds * 1000,
+      ...(options.now ? { now: options.now } : {}),
+      ...(options.alertWriteSpacingMs !== undefined ? { alertWriteSpacingMs: options.alertWriteSpacingMs } : {}),
+    });
+
+    app.onAny(async (context) => {
+      runtime.acceptDelivery(context.name, context.id, context.payload);
+    });
+
+    try {
+      appOptions.addHandler(healthHandler(runtime));
+    } catch (err) {
+      // Loaded without an HTTP server (probot.receive in tests): there is no route to add.
+      app.log.debug({ err }, "no HTTP server: /health is not served");
+    }
+
+    if (options.jobs ?? true) {
+      const jobs = new Jobs({
+        runtime,
+        log: app.log,
+        octokitFor,
+        alertFlushMs: env.alertFlushSeconds * 1000,
+        poller: env.auditLogPolling
+          ? new AuditLogPoller({
+              store,
+              log: app.log,
+              onEvents: (events) => void runtime.acceptEvents(events),
+              notice: (n) => runtime.alerts.reportNotice(n),
+            })
+          : null,
+        listInstallations: () => listOrgInstallations(app),
+      });
+      jobs.start();
+    }
+
+    // Events stored before a crash or restart and not yet judged are processed now.
+    runtime.kick();
+    options.onRuntime?.(runtime);
+  };
+}
+
+async function listOrgInstallations(app: Probot): Promise<OrgInstallation[]> {
+  const octokit = await app.auth();
+  const installations = await octokit.paginate("GET /app/installations", { per_page: 100 });
+  return installations
+    .filter((i) => i.account && "login" in i.account && i.target_type === "Organization")
+    .map((i) => ({ org: (i.account as { login: string }).login, installationId: i.id }));
+}
+
+export default createApp();

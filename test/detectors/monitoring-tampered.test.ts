@@ -1,0 +1,94 @@
+import { describe, expect, it } from "vitest";
+import { HOUR, T0, makeEngine, makeEvent } from "../helpers/engine.js";
+
+describe("monitoring-tampered", () => {
+  it.each([
+    "audit_log_streaming.destroy",
+    "ip_allow_list.disable",
+    "ip_allow_list.disable_for_installed_apps",
+    "org.disable_saml",
+    "org.disable_two_factor_requirement",
+    "org.disable_source_ip_disclosure",
+  ])("reports %s as high, one finding per org, switch and day", (action) => {
+    const t = makeEngine();
+    t.run(makeEvent({ action }), makeEvent({ action, at: T0 + HOUR }));
+    const all = t.findings("monitoring-tampered");
+    expect(all).toHaveLength(1);
+    expect(all[0]).toMatchObject({ fingerprint: `monitoring-tampered:acme:${action}:2026-10-02`, severity: "high" });
+  });
+
+  it("stays quiet when the same switches are turned on", () => {
+    const t = makeEngine();
+    t.run(
+      makeEvent({ action: "ip_allow_list.enable" }),
+      makeEvent({ action: "org.enable_saml" }),
+      makeEvent({ action: "audit_log_streaming.create" }),
+    );
+    expect(t.findings()).toHaveLength(0);
+  });
+
+  it("a streaming update that pauses the stream is high; any other update is a medium change", () => {
+    const t = makeEngine();
+    t.run(makeEvent({ action: "audit_log_streaming.update", details: { extra: { audit_log_stream_enabled: false } } }));
+    expect(t.findings()[0]).toMatchObject({ severity: "high", summary: "audit-log streaming paused or disabled (acme)" });
+
+    const s = makeEngine();
+    s.run(makeEvent({ action: "audit_log_streaming.update", details: { extra: { audit_log_stream_enabled: "false" } } }));
+    expect(s.findings()[0]?.severity).toBe("high");
+
+    const c = makeEngine();
+    c.run(makeEvent({ action: "audit_log_streaming.update", details: { extra: { new_s3_bucket: "elsewhere" } } }));
+    expect(c.findings()[0]).toMatchObject({ severity: "medium", summary: "audit-log streaming configuration changed (acme)" });
+  });
+
+  it("names the enterprise when a streaming entry has no org", () => {
+    const t = makeEngine();
+    t.run(makeEvent({ action: "audit_log_streaming.destroy", org: null, details: { extra: { business: "acme-ent" } } }));
+    expect(t.findings()[0]?.subject).toBe("acme-ent:audit_log_streaming.destroy:2026-10-02");
+  });
+
+  it("reports a webhook to a host outside allow.webhook_hosts as high, under its repository", () => {
+    const t = makeEngine({ allow: { webhook_hosts: ["*.acme.example"] } });
+    t.run(makeEvent({ action: "hook.create", repo: "acme/api", details: { hookUrl: "https://collector.evil.example/x" } }));
+    expect(t.findings()[0]).toMatchObject({
+      fingerprint: "monitoring-tampered:acme/api:hook.create:2026-10-02",
+      severity: "high",
+      repos: ["acme/api"],
+    });
+  });
+
+  it("stays quiet for webhooks to approved hosts, created or changed", () => {
+    const t = makeEngine({ allow: { webhook_hosts: ["*.acme.example", "hooks.slack.com"] } });
+    t.run(
+      makeEvent({ action: "hook.create", details: { hookUrl: "https://ci.acme.example/hook" } }),
+      makeEvent({ action: "hook.config_changed", details: { hookUrl: "https://hooks.slack.com/services/x" } }),
+    );
+    expect(t.findings()).toHaveLength(0);
+  });
+
+  it("reports a webhook redirected to an unapproved host, and an unparsable URL", () => {
+    const t = makeEngine();
+    t.run(
+      makeEvent({ action: "hook.config_changed", details: { hookUrl: "https://collector.evil.example/" } }),
+      makeEvent({ action: "hook.create", repo: "acme/web", details: { hookUrl: "not a url" } }),
+    );
+    expect(t.findings().map((f) => f.severity)).toEqual(["high", "high"]);
+  });
+
+  it("a new webhook whose entry names no URL is low, and silent with unknown_hook_urls off", () => {
+    const t = makeEngine();
+    t.run(makeEvent({ action: "hook.create", details: { extra: { hook_id: 7 } } }));
+    expect(t.findings()[0]?.severity).toBe("low");
+    const quiet = makeEngine({ detectors: { "monitoring-tampered": { unknown_hook_urls: false } } });
+    expect(quiet.run(makeEvent({ action: "hook.create" }))).toHaveLength(0);
+    // A configuration change without a URL says nothing about where it points.
+    expect(makeEngine().run(makeEvent({ action: "hook.config_changed" }))).toHaveLength(0);
+  });
+
+  it("ignores entries with neither org nor repository", () => {
+    const t = makeEngine();
+    t.run(makeEvent({ action: "org.disable_saml", org: null }));
+    expect(t.findings()).toHaveLength(0);
+    expect(t.errors).toHaveLength(0);
+  });
+});

@@ -1,0 +1,105 @@
+import { describe, expect, it } from "vitest";
+import { fromWebhook } from "../../src/events/from-webhook.js";
+import type { OrgEvent } from "../../src/events/types.js";
+import { makeEngine, makeEvent, T0, MINUTE } from "../helpers/engine.js";
+import { examplePayload, webhookFixture } from "../helpers/examples.js";
+
+const ID = "outside-collaborator-added";
+
+const REPO = "Octocoders/Hello-World";
+
+/** A fixture through fromWebhook, with the membership enrichment would have added. */
+function hook(file: string, userIsOrgMember?: boolean | null, id = file): OrgEvent {
+  const { name, payload } = webhookFixture(file);
+  const [event] = fromWebhook({ name, id, payload, receivedAt: T0 });
+  if (!event) throw new Error(`${file} did not convert`);
+  if (userIsOrgMember !== undefined) event.details.userIsOrgMember = userIsOrgMember;
+  return event;
+}
+
+describe("outside-collaborator-added", () => {
+  it("reports an outsider given write access to a repository, high", () => {
+    const t = makeEngine();
+    t.run(hook("member.added.outsider-write", false));
+    const [f] = t.findings("outside-collaborator-added");
+    expect(f).toMatchObject({
+      fingerprint: `outside-collaborator-added:${REPO}:hacktocat`,
+      severity: "high",
+      actor: "mallory",
+      repos: [REPO],
+    });
+    expect(t.store.evidence(f!.id)[0]?.data).toMatchObject({ permission: "write", "org membership": "not a member" });
+  });
+
+  it("reports an outsider given triage access as medium", () => {
+    const t = makeEngine();
+    t.run(hook("member.added.outsider-triage", false));
+    expect(t.findings(ID)).toMatchObject([{ severity: "medium" }]);
+  });
+
+  it("reports unknown membership as medium and says so in the evidence", () => {
+    const t = makeEngine();
+    t.run(hook("member.added.outsider-write", null));
+    const [f] = t.findings(ID);
+    expect(f?.severity).toBe("medium");
+    expect(t.store.evidence(f!.id)[0]?.data["org membership"]).toBe("unknown (could not be checked)");
+  });
+
+  it("uses what the store knows when the event does not say", () => {
+    const t = makeEngine();
+    t.store.setMember("Octocoders", "hacktocat", false, null, T0 - MINUTE);
+    t.run(hook("member.added.outsider-write"));
+    expect(t.findings(ID)).toMatchObject([{ severity: "high" }]);
+
+    const member = makeEngine();
+    member.store.setMember("Octocoders", "hacktocat", true, T0 - 90 * 24 * 60 * MINUTE, T0 - MINUTE);
+    member.run(hook("member.added.outsider-write"));
+    expect(member.findings(ID)).toHaveLength(0);
+  });
+
+  it("stays quiet for org members and for repositories outside any org", () => {
+    const t = makeEngine();
+    t.run(hook("member.added.outsider-write", true));
+    // GitHub's own example: a user's repository, no org.
+    const [userRepo] = fromWebhook({ name: "member", id: "g-user", payload: examplePayload("member", "added", 2), receivedAt: T0 });
+    t.run(userRepo!);
+    expect(t.findings(ID)).toHaveLength(0);
+  });
+
+  it("reports a collaborator raised to admin, but not one lowered or left without a new permission", () => {
+    const t = makeEngine();
+    t.run(hook("member.edited.raised-to-admin", false));
+    expect(t.findings(ID)).toMatchObject([
+      { fingerprint: `outside-collaborator-added:${REPO}:octocat`, severity: "high" },
+    ]);
+
+    const quiet = makeEngine();
+    const [noChange] = fromWebhook({ name: "member", id: "g-ex", payload: examplePayload("member", "edited"), receivedAt: T0 });
+    quiet.run(hook("member.edited.lowered-to-write", false), { ...noChange!, details: { ...noChange!.details, userIsOrgMember: false } });
+    expect(quiet.findings(ID)).toHaveLength(0);
+  });
+
+  it("handles the audit actions: repo.add_member by membership, org.add_outside_collaborator always", () => {
+    const t = makeEngine();
+    t.store.setMember("acme", "bob", true, null, T0 - MINUTE);
+    t.run(
+      makeEvent({ action: "repo.add_member", repo: "acme/api", details: { user: "Eve", permission: "admin" } }),
+      makeEvent({ action: "repo.add_member", repo: "acme/api", details: { user: "bob", permission: "admin" } }),
+      makeEvent({ action: "org.add_outside_collaborator", details: { user: "Trent" } }),
+    );
+    expect(t.findings(ID).map((f) => [f.fingerprint, f.severity])).toEqual([
+      // Unknown membership: reported, but only medium even with admin.
+      ["outside-collaborator-added:acme/api:eve", "medium"],
+      ["outside-collaborator-added:acme:trent", "medium"],
+    ]);
+  });
+
+  it("folds the webhook and the audit entry of the same grant into one finding", () => {
+    const t = makeEngine();
+    t.run(
+      hook("member.added.outsider-write", false),
+      makeEvent({ action: "repo.add_member", org: "Octocoders", repo: REPO, details: { user: "hacktocat", permission: "write" } }),
+    );
+    expect(t.findings(ID)).toMatchObject([{ count: 2, severity: "high" }]);
+  });
+});

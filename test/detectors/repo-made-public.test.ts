@@ -1,0 +1,95 @@
+import { describe, expect, it } from "vitest";
+import type { ConfigInput } from "../../src/config/schema.js";
+import { fromWebhook } from "../../src/events/from-webhook.js";
+import type { OrgEvent } from "../../src/events/types.js";
+import { makeEngine, makeEvent, T0, MINUTE } from "../helpers/engine.js";
+import { examplePayload, webhookFixture } from "../helpers/examples.js";
+
+const ID = "repo-made-public";
+
+const REPO = "Octocoders/Hello-World";
+const withNewPublic = { detectors: { "repo-made-public": { new_public_repos: true } } } as ConfigInput;
+
+function hook(name: string, payload: unknown, id: string, at = T0): OrgEvent {
+  const [event] = fromWebhook({ name, id, payload, receivedAt: at });
+  if (!event) throw new Error(`${name} payload did not convert`);
+  return event;
+}
+
+const access = (over: Partial<OrgEvent> = {}, previousVisibility?: OrgEvent["details"]["previousVisibility"]) =>
+  makeEvent({
+    action: "repo.access",
+    repo: REPO,
+    visibility: "public",
+    at: T0 + MINUTE,
+    details: previousVisibility === undefined ? {} : { previousVisibility },
+    ...over,
+  });
+
+describe("repo-made-public", () => {
+  it("reports the public webhook on an org repository, high", () => {
+    const t = makeEngine();
+    const { name, payload } = webhookFixture("public.org-repo");
+    t.run(hook(name, payload, "g-1"));
+    expect(t.findings("repo-made-public")).toMatchObject([
+      { fingerprint: `repo-made-public:${REPO}`, severity: "high", actor: "mallory", repos: [REPO] },
+    ]);
+  });
+
+  it("folds the repository webhook, the public webhook and the audit entry of one change into one finding", () => {
+    const t = makeEngine();
+    const publicized = examplePayload("repository", "publicized", 2);
+    (publicized.repository as Record<string, unknown>).full_name = REPO;
+    const { name, payload } = webhookFixture("public.org-repo");
+    t.run(hook("repository", publicized, "g-1"), hook(name, payload, "g-2"), access({}, "private"));
+    const all = t.findings(ID);
+    expect(all).toHaveLength(1);
+    // GitHub sends both webhooks for one change: the same facts count once; the audit entry adds the
+    // previous visibility.
+    expect(all[0]).toMatchObject({ fingerprint: `repo-made-public:${REPO}`, count: 2, severity: "high" });
+  });
+
+  it("reports an audit change from private or internal to public, and from an unknown previous visibility", () => {
+    for (const previous of ["private", "internal", null, undefined] as const) {
+      const t = makeEngine();
+      t.run(access({}, previous));
+      expect(t.findings("repo-made-public")[0]?.severity, `previous ${previous}`).toBe("high");
+    }
+  });
+
+  it("stays quiet for audit entries that do not make a repository public", () => {
+    const t = makeEngine();
+    t.run(
+      access({}, "public"),
+      access({ visibility: "private" }, "public"),
+      access({ visibility: "internal" }, "private"),
+      // Old entries without visibility fields say nothing about publication.
+      access({ visibility: null }),
+      access({ repo: null }, "private"),
+    );
+    expect(t.findings(ID)).toHaveLength(0);
+  });
+
+  it("stays quiet for other repository webhooks", () => {
+    const t = makeEngine(withNewPublic);
+    t.run(hook("repository", examplePayload("repository", "privatized", 1), "g-1"));
+    t.run(hook("repository", examplePayload("repository", "edited", 0), "g-2"));
+    expect(t.findings(ID)).toHaveLength(0);
+  });
+
+  it("reports repositories created public only when new_public_repos is on, medium", () => {
+    const created = () => hook("repository", examplePayload("repository", "created", 1), "g-created");
+    const auditCreate = makeEvent({ action: "repo.create", repo: "Octocoders/Hello-World", visibility: "public" });
+    const quiet = makeEngine();
+    quiet.run(created(), auditCreate);
+    expect(quiet.findings(ID)).toHaveLength(0);
+
+    const t = makeEngine(withNewPublic);
+    t.run(created(), auditCreate);
+    expect(t.findings("repo-made-public")).toMatchObject([{ severity: "medium", count: 2 }]);
+
+    const priv = makeEngine(withNewPublic);
+    priv.run(makeEvent({ action: "repo.create", repo: "Octocoders/secret", visibility: "private" }));
+    expect(priv.findings(ID)).toHaveLength(0);
+  });
+});

@@ -1,0 +1,260 @@
+import { describe, expect, it } from "vitest";
+import { fromAuditLog, parseTime } from "../../src/events/from-audit-log.js";
+import { T0 } from "../helpers/engine.js";
+
+/** A REST API entry as GitHub documents it (values invented). */
+const apiEntry = {
+  "@timestamp": T0,
+  _document_id: "q3Rk9vXbTm2Lp8YwZc1aHg",
+  action: "repo.access",
+  actor: "mallory",
+  actor_id: 5001,
+  actor_location: { country_code: "us" },
+  actor_ip: "198.51.100.23",
+  business: "acme-corp",
+  created_at: T0,
+  org: "acme",
+  repo: "acme/payments",
+  repository: "acme/payments",
+  previous_visibility: "private",
+  visibility: "public",
+  hashed_token: "eZALYM4obf1VzKsNlLARMmDAOzkWunCZPkjcfecmkwo=",
+  programmatic_access_type: "OAuth access token",
+  user_agent: "Mozilla/5.0",
+  operation_type: "modify",
+};
+
+describe("fromAuditLog", () => {
+  it("normalizes a REST API entry", () => {
+    expect(fromAuditLog(apiEntry, { installationId: 42 })).toEqual({
+      id: "audit:q3Rk9vXbTm2Lp8YwZc1aHg",
+      source: "audit-log",
+      action: "repo.access",
+      at: T0,
+      org: "acme",
+      actor: "mallory",
+      actorId: 5001,
+      actorIsBot: false,
+      repo: "acme/payments",
+      visibility: "public",
+      country: "US",
+      ip: "198.51.100.23",
+      token: "eZALYM4obf1VzKsNlLARMmDAOzkWunCZPkjcfecmkwo=",
+      tokenType: "OAuth access token",
+      installationId: 42,
+      details: {
+        previousVisibility: "private",
+        extra: { user_agent: "Mozilla/5.0", operation_type: "modify", business: "acme-corp" },
+      },
+    });
+  });
+
+  it.each([
+    ["a number", 42],
+    ["a string", "repo.access"],
+    ["null", null],
+    ["an array", [apiEntry]],
+    ["an object without action", { "@timestamp": T0 }],
+    ["an object with a non-string action", { action: 7, "@timestamp": T0 }],
+    ["an entry with no usable time", { action: "git.clone", created_at: "yesterday" }],
+  ])("returns null for %s", (_what, value) => {
+    expect(fromAuditLog(value)).toBeNull();
+  });
+
+  it("never throws, even on hostile objects", () => {
+    const trap = new Proxy(
+      {},
+      {
+        get() {
+          throw new Error("boom");
+        },
+        ownKeys() {
+          throw new Error("boom");
+        },
+      },
+    );
+    expect(fromAuditLog(trap)).toBeNull();
+    expect(fromAuditLog({ action: "git.clone", "@timestamp": T0, actor_location: trap })).toBeNull();
+  });
+
+  describe("time", () => {
+    it.each([
+      ["epoch milliseconds", T0, T0],
+      ["epoch seconds", T0 / 1000, T0],
+      ["epoch microseconds", T0 * 1000, T0],
+      ["epoch milliseconds as CSV text", String(T0), T0],
+      ["ISO 8601 with zone", "2026-10-02T10:00:00.000Z", T0],
+      ["ISO 8601 with an offset", "2026-10-02T12:00:00+02:00", T0],
+      ["ISO without zone (UTC)", "2026-10-02T10:00:00", T0],
+      ["exporter style with a space", "2026-10-02 10:00:00.000", T0],
+    ])("reads %s", (_what, value, expected) => {
+      expect(parseTime(value)).toBe(expected);
+    });
+
+    it("prefers @timestamp, falls back to created_at", () => {
+      expect(fromAuditLog({ action: "x", created_at: T0 })?.at).toBe(T0);
+      expect(fromAuditLog({ action: "x", "@timestamp": T0, created_at: T0 + 5 })?.at).toBe(T0);
+    });
+  });
+
+  it("merges pre-2022 fields nested under data, top level first", () => {
+    const e = fromAuditLog({
+      action: "hook.create",
+      actor: "mallory",
+      org: "acme",
+      created_at: T0,
+      data: {
+        hook_id: 90210,
+        config: { url: "https://paste.example.net/collect" },
+        repo: "acme/billing",
+        actor: "someone-else",
+        actor_location: { country_name: "Korea, Democratic People's Republic of" },
+      },
+    });
+    expect(e).toMatchObject({
+      actor: "mallory",
+      repo: "acme/billing",
+      country: "KP",
+      details: { hookUrl: "https://paste.example.net/collect", extra: { hook_id: 90210 } },
+    });
+  });
+
+  it("reads data given as JSON text (some CSV exports)", () => {
+    const e = fromAuditLog({ action: "repo.create", created_at: T0, org: "acme", data: '{"repo":"acme/new","visibility":"public"}' });
+    expect(e).toMatchObject({ repo: "acme/new", visibility: "public" });
+    expect(fromAuditLog({ action: "repo.create", created_at: T0, data: "{not json" })?.repo).toBeNull();
+  });
+
+  describe("repository", () => {
+    it("takes repository when repo is missing", () => {
+      expect(fromAuditLog({ action: "git.clone", created_at: T0, repository: "acme/api" })?.repo).toBe("acme/api");
+    });
+
+    it("joins a bare name with the org", () => {
+      expect(fromAuditLog({ action: "git.clone", created_at: T0, org: "acme", repo: "api" })?.repo).toBe("acme/api");
+      expect(fromAuditLog({ action: "git.clone", created_at: T0, repo: "api" }, { orgFallback: "acme" })?.repo).toBe("acme/api");
+      // A bare name with no org to join is not a full name: better unknown than wrong.
+      expect(fromAuditLog({ action: "git.clone", created_at: T0, repo: "api" })?.repo).toBeNull();
+    });
+
+    it("uses orgFallback only when the entry names no org", () => {
+      expect(fromAuditLog({ action: "x", created_at: T0 }, { orgFallback: "acme" })?.org).toBe("acme");
+      expect(fromAuditLog({ action: "x", created_at: T0, org: "other" }, { orgFallback: "acme" })?.org).toBe("other");
+    });
+  });
+
+  describe("visibility", () => {
+    it.each([
+      [{ visibility: "internal" }, "internal"],
+      [{ repository_public: true }, "public"],
+      [{ repository_public: false }, "private"],
+      [{ repository_public: "false" }, "private"],
+      [{ public_repo: true }, "public"],
+      [{ visibility: "private", repository_public: true }, "private"],
+      [{}, null],
+      [{ visibility: "secret" }, null],
+    ])("%j → %s", (fields, expected) => {
+      expect(fromAuditLog({ action: "git.clone", created_at: T0, ...fields })?.visibility).toBe(expected);
+    });
+
+    it("ignores an unknown previous visibility", () => {
+      expect(fromAuditLog({ action: "repo.access", created_at: T0, previous_visibility: "weird" })?.details.previousVisibility).toBeUndefined();
+    });
+  });
+
+  describe("actor", () => {
+    it("leaves an anonymous clone without an actor", () => {
+      const e = fromAuditLog({ action: "git.clone", created_at: T0, user_id: 0, repo: "acme/docs", repository_public: true });
+      expect(e).toMatchObject({ actor: null, actorId: null, actorIsBot: false, visibility: "public" });
+    });
+
+    it.each([
+      ["actor_is_bot", { actor: "ci", actor_is_bot: true }],
+      ["actor_is_bot as CSV text", { actor: "ci", actor_is_bot: "true" }],
+      ["an app token", { actor: "ci", programmatic_access_type: "GitHub App server-to-server token" }],
+      ["a [bot] login", { actor: "dependabot[bot]" }],
+    ])("marks bots by %s", (_what, fields) => {
+      expect(fromAuditLog({ action: "git.clone", created_at: T0, ...fields })?.actorIsBot).toBe(true);
+    });
+
+    it("does not call a person with a classic token a bot", () => {
+      expect(fromAuditLog({ action: "git.clone", created_at: T0, actor: "alice", actor_is_bot: false, programmatic_access_type: "OAuth access token" })?.actorIsBot).toBe(false);
+    });
+  });
+
+  describe("country", () => {
+    it.each([
+      [{ actor_location: { country_code: "DE" } }, "DE"],
+      [{ actor_location: { country_name: "Russia" } }, "RU"],
+      [{ actor_location: { country_name: "Korea, Republic of" } }, "KR"],
+      [{ "actor_location.country_code": "fr" }, "FR"],
+      [{ country_name: "United States of America" }, "US"],
+      [{ actor_location: { country_code: "ZZ" } }, null],
+      [{}, null],
+    ])("%j → %s", (fields, expected) => {
+      expect(fromAuditLog({ action: "git.clone", created_at: T0, ...fields })?.country).toBe(expected);
+    });
+  });
+
+  it("keeps the member and the permission", () => {
+    const e = fromAuditLog({ action: "repo.add_member", created_at: T0, org: "acme", repo: "acme/api", user: "eve", permission: "admin", old_permission: "read" });
+    expect(e?.details).toMatchObject({ user: "eve", permission: "admin", extra: { old_permission: "read" } });
+  });
+
+  it("reads deploy-key facts of public_key.create", () => {
+    const e = fromAuditLog({
+      action: "public_key.create",
+      created_at: T0,
+      actor: "bob",
+      repo: "acme/infra",
+      title: "mirror-sync",
+      fingerprint: "SHA256:Zz1Xy2Ww3Vv4Uu5Tt6Ss7Rr8Qq9Pp0Oo1Nn2Mm3Ll4",
+      read_only: "false",
+    });
+    expect(e?.details).toMatchObject({ keyTitle: "mirror-sync", keyFingerprint: "SHA256:Zz1Xy2Ww3Vv4Uu5Tt6Ss7Rr8Qq9Pp0Oo1Nn2Mm3Ll4", keyReadOnly: false });
+    // A title on another action is not a key title.
+    expect(fromAuditLog({ action: "issue.create", created_at: T0, title: "x" })?.details.keyTitle).toBeUndefined();
+  });
+
+  it("reads where a transferred repository went", () => {
+    const e = fromAuditLog({ action: "repo.transfer_outgoing", created_at: T0, org: "acme", repo: "acme/legacy", new_nwo: "mallory-personal/legacy", old_user: "acme" });
+    expect(e?.details).toMatchObject({ newOwner: "mallory-personal", extra: { new_nwo: "mallory-personal/legacy", old_user: "acme" } });
+    const typed = fromAuditLog({ action: "repo.transfer_start", created_at: T0, new_owner: "Mallory", new_owner_type: "user" });
+    expect(typed?.details).toMatchObject({ newOwner: "Mallory", newOwnerType: "User" });
+  });
+
+  it.each([
+    [{ config: { url: "https://a.example/x" } }, "https://a.example/x"],
+    [{ hook_url: "https://b.example/x" }, "https://b.example/x"],
+    [{ url: "https://c.example/x" }, "https://c.example/x"],
+  ])("finds the hook URL in %j", (fields, url) => {
+    expect(fromAuditLog({ action: "hook.create", created_at: T0, ...fields })?.details.hookUrl).toBe(url);
+  });
+
+  it("keeps extras inert-sized and typed the same from JSON and CSV", () => {
+    const fromJson = fromAuditLog({ action: "git.clone", created_at: T0, token_id: 88001, user_agent: "x".repeat(2000) });
+    const fromCsv = fromAuditLog({ action: "git.clone", created_at: String(T0), token_id: "88001", user_agent: "x".repeat(2000) });
+    expect(fromJson?.details.extra?.token_id).toBe(88001);
+    expect(fromCsv?.details.extra).toEqual(fromJson?.details.extra);
+    expect(String(fromJson?.details.extra?.user_agent).length).toBe(500);
+  });
+
+  describe("id", () => {
+    it("is audit:<_document_id>", () => {
+      expect(fromAuditLog(apiEntry)?.id).toBe("audit:q3Rk9vXbTm2Lp8YwZc1aHg");
+    });
+
+    it("falls back to a hash that ignores key order, types and empty fields", () => {
+      const a = fromAuditLog({ action: "git.clone", created_at: T0, actor: "alice", actor_location: { country_code: "DE" }, repo: "acme/api" });
+      const b = fromAuditLog({ repo: "acme/api", actor_location: { country_code: "DE" }, actor: "alice", created_at: String(T0), action: "git.clone", user: "" });
+      const c = fromAuditLog({ action: "git.clone", created_at: T0 + 1, actor: "alice", actor_location: { country_code: "DE" }, repo: "acme/api" });
+      expect(a?.id).toMatch(/^audit:sha1:[0-9a-f]{40}$/);
+      expect(b?.id).toBe(a?.id);
+      expect(c?.id).not.toBe(a?.id);
+    });
+  });
+
+  it("keeps GitHub's action string unchanged", () => {
+    expect(fromAuditLog({ action: "org.disable_two_factor_requirement", created_at: T0 })?.action).toBe("org.disable_two_factor_requirement");
+  });
+});

@@ -57,7 +57,8 @@ export function createApp(options: AppOptions = {}): ApplicationFunction {
           ? new AuditLogPoller({
               store,
               log: app.log,
-              onEvents: (events) => void runtime.acceptEvents(events),
+              // The poller has stored the new events already (that is how it deduplicates): process them.
+              onEvents: () => runtime.kick(),
               notice: (n) => runtime.alerts.reportNotice(n),
             })
           : null,

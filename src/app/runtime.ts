@@ -142,23 +142,27 @@ export class Runtime {
     for (;;) {
       const batch = this.store.pendingEvents(200);
       if (batch.length === 0) return done;
+      // The async part first (membership lookups, each org's config, cached), then one transaction for the
+      // whole batch: per-event commits would cost more than the detectors themselves.
+      const ready: { event: OrgEvent; config: Config }[] = [];
       for (const stored of batch) {
-        try {
-          const event = await this.enrich(stored);
-          const config = await this.configFor(event);
-          this.store.transaction(() => {
-            this.engine.process(event, config);
-            this.store.markProcessed(event.id);
-            this.store.flushState();
-          });
-        } catch (err) {
-          // A poison event must not block the queue: count it, log it, move on.
-          this.counters.processingErrors += 1;
-          this.log.error({ err, event: stored.id }, "event could not be processed; skipped");
-          this.store.markProcessed(stored.id);
-        }
-        done += 1;
+        const event = await this.enrich(stored);
+        ready.push({ event, config: await this.configFor(event) });
       }
+      this.store.transaction(() => {
+        for (const { event, config } of ready) {
+          try {
+            this.engine.process(event, config);
+          } catch (err) {
+            // A poison event must not block the queue: count it, log it, move on.
+            this.counters.processingErrors += 1;
+            this.log.error({ err, event: event.id }, "event could not be processed; skipped");
+          }
+          this.store.markProcessed(event.id);
+        }
+        this.store.flushState();
+      });
+      done += batch.length;
     }
   }
 

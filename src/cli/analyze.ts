@@ -50,6 +50,17 @@ export interface AnalyzeProgress {
   findings: number;
 }
 
+export interface FileSummary {
+  file: string;
+  format: AuditLogFormat;
+  gzip: boolean;
+  /**
+   * Most consecutive entries go back in time: the REST API's default order (`order=desc`). Detector windows
+   * expect oldest first, so the CLI warns.
+   */
+  newestFirst: boolean;
+}
+
 export interface BadLine {
   file: string;
   line: number;
@@ -93,7 +104,7 @@ export interface AnalyzeResult {
   bad: number;
   /** The first `keepBadLines` of them. */
   badLines: BadLine[];
-  files: { file: string; format: AuditLogFormat; gzip: boolean }[];
+  files: FileSummary[];
   /** Detector id → times it threw (the others still ran). */
   detectorFailures: Record<string, number>;
 }
@@ -237,11 +248,17 @@ export async function analyzeFiles(inputs: readonly string[], opts: AnalyzeOptio
     for (const file of files) {
       let pending: OrgEvent[] = [];
       let lastLine = 0;
+      let previousAt = Number.NaN;
+      let forward = 0;
+      let backward = 0;
+      const summary: FileSummary = { file, format: "empty", gzip: false, newestFirst: false };
+      result.files.push(summary);
       try {
         const batches = readAuditLogBatches(file, {
           stdin: opts.stdin,
           onFormat: (format, gzip) => {
-            result.files.push({ file, format, gzip });
+            summary.format = format;
+            summary.gzip = gzip;
             opts.onFile?.(file, format, gzip);
           },
         });
@@ -258,6 +275,9 @@ export async function analyzeFiles(inputs: readonly string[], opts: AnalyzeOptio
               continue;
             }
             result.events++;
+            if (event.at > previousAt) forward++;
+            else if (event.at < previousAt) backward++;
+            previousAt = event.at;
             if (since !== null && event.at < since) {
               result.skipped++;
               continue;
@@ -277,6 +297,7 @@ export async function analyzeFiles(inputs: readonly string[], opts: AnalyzeOptio
         bad(file, lastLine + 1, `reading stopped: ${reasonOf(err)}`);
       }
       if (pending.length > 0) runBatch(pending);
+      summary.newestFirst = backward > forward;
     }
     // Windows that ended before the newest event are never read again.
     if (Number.isFinite(latest)) store.flushState(latest);

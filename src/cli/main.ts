@@ -299,6 +299,12 @@ export function summaryLines(r: AnalyzeResult): string {
     const more = r.bad > shown.length ? `, and ${(r.bad - shown.length).toLocaleString("en-US")} more` : "";
     out.push(`exfil-monitor: ${plural(r.bad, "line")} ${r.bad === 1 ? "was" : "were"} not audit events and ${r.bad === 1 ? "was" : "were"} skipped: ${shown.join(", ")}${more}.`);
   }
+  for (const f of r.files) {
+    if (!f.newestFirst) continue;
+    out.push(
+      `exfil-monitor: ${f.file === "-" ? "stdin" : f.file} lists the newest entries first; time windows need the oldest first, so bursts may be missed. Export with order=asc (\`gh api "/orgs/ORG/audit-log?order=asc" --paginate\`) or reverse the lines (\`tac\`).`,
+    );
+  }
   for (const [id, n] of Object.entries(r.detectorFailures)) {
     out.push(`exfil-monitor: the ${id} detector failed on ${plural(n, "event")}; the other detectors still ran. Please report it with the event.`);
   }

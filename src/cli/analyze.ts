@@ -228,7 +228,17 @@ export async function analyzeFiles(inputs: readonly string[], opts: AnalyzeOptio
   };
 
   const s = store;
+  // A database failure (disk full, locked) is not a bad input line: it must end the run, not be skipped.
+  let storeFailure: unknown;
   const runBatch = (events: OrgEvent[]) => {
+    try {
+      processBatch(events);
+    } catch (err) {
+      storeFailure = err;
+      throw err;
+    }
+  };
+  const processBatch = (events: OrgEvent[]) => {
     s.transaction(() => {
       for (const event of events) {
         if (!s.addEvent(event, true)) {
@@ -292,7 +302,7 @@ export async function analyzeFiles(inputs: readonly string[], opts: AnalyzeOptio
           opts.onProgress?.({ file, events: result.events, bad: result.bad, findings: touched.size });
         }
       } catch (err) {
-        if (err instanceof InputError) throw err;
+        if (err instanceof InputError || err === storeFailure) throw err;
         // The part read so far still counts; the rest of this file is lost and said so.
         bad(file, lastLine + 1, `reading stopped: ${reasonOf(err)}`);
       }

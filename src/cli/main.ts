@@ -200,6 +200,10 @@ async function analyzeCommand(args: readonly string[], io: CliIo): Promise<numbe
     io.stdout.write(HELP);
     return EXIT_OK;
   }
+  const stdin = (io.stdin ?? process.stdin) as NodeJS.ReadableStream & { isTTY?: boolean };
+  if (a.files.includes("-") && stdin.isTTY) {
+    throw new UsageError("- reads standard input, which is a terminal here: pipe an export in (`gunzip -c x.json.gz | exfil-monitor analyze -`)");
+  }
   const progress = io.stderr.isTTY ? new Progress(io.stderr) : undefined;
   let result: AnalyzeResult;
   try {
@@ -208,7 +212,7 @@ async function analyzeCommand(args: readonly string[], io: CliIo): Promise<numbe
       db: a.db,
       since: a.since,
       org: a.org,
-      stdin: io.stdin,
+      stdin,
       onProgress: progress ? (p) => progress.update(`${p.file === "-" ? "stdin" : p.file}: ${p.events.toLocaleString("en-US")} events, ${p.findings} findings`) : undefined,
     });
   } finally {

@@ -238,6 +238,15 @@ describe("exfil-monitor analyze", () => {
       expect(r.stdout).toBe("");
     });
 
+    it("is 2 for - when standard input is a terminal, instead of waiting for typing", async () => {
+      const tty = Object.assign(Readable.from([]), { isTTY: true });
+      const err = new PassThrough();
+      let stderr = "";
+      err.on("data", (c: Buffer) => (stderr += c.toString()));
+      expect(await main(["analyze", "-"], { stdout: new PassThrough(), stderr: err, stdin: tty })).toBe(2);
+      expect(stderr).toContain("standard input, which is a terminal");
+    });
+
     it("is 2 for a config file with problems, naming the key and line", async () => {
       const bad = write("bad.yml", "detectors:\n  mass-clone:\n    high_more_than_repos: many\n");
       const r = await cli(["analyze", JSONL, "--config", bad]);

@@ -1,7 +1,7 @@
 // The Probot app: wiring only. Webhooks go to the runtime, which answers fast and does the slow work in
 // the background; /health is served beside the webhook route; periodic jobs poll and sweep.
 import type { ApplicationFunction, ApplicationFunctionOptions, Probot } from "probot";
-import type { OctokitLike } from "./alerts/dispatcher.js";
+import type { OctokitLike } from "./github/octokit.js";
 import { readEnv, type AppEnv } from "./config/env.js";
 import { AuditLogPoller } from "./github/audit-log.js";
 import { Store } from "./store/store.js";

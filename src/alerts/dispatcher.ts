@@ -9,23 +9,12 @@ import { SEVERITIES, atLeast, raiseSeverity } from "../detectors/severity.js";
 import { accountCreatedAt } from "../github/accounts.js";
 import { httpFailure, isRateLimited, type HttpFailure } from "../github/limiter.js";
 import type { FindingRow, Store } from "../store/store.js";
+import type { OctokitLike } from "../github/octokit.js";
+import type { Logger } from "../log.js";
 import { inert } from "./inert.js";
 import { fingerprintMarker, noticeLabels, renderComment, renderIssue, renderNotice, shownSeq } from "./render.js";
 
-export interface OctokitLike {
-  request: (
-    route: string,
-    params?: Record<string, unknown>,
-  ) => Promise<{ status: number; data: any; headers: Record<string, string | number | undefined> }>; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
-
-/** pino-like: `(obj, msg)` or `(msg)`. */
-export interface AlertLogger {
-  debug(obj: object | string, msg?: string): void;
-  info(obj: object | string, msg?: string): void;
-  warn(obj: object | string, msg?: string): void;
-  error(obj: object | string, msg?: string): void;
-}
+export type AlertLogger = Logger;
 
 export interface FlushResult {
   /** Issues created (or found after an interrupted attempt) in this run. */

@@ -1,7 +1,7 @@
 // Periodic work of a running app: retry pending alerts, poll each org's audit log, and sweep for what no
 // event announces (repos gone from the inventory, org settings). Each job never overlaps itself, and a
 // failure is logged and retried at the next tick.
-import type { OctokitLike } from "../alerts/dispatcher.js";
+import type { OctokitLike } from "../github/octokit.js";
 import type { AuditLogPoller } from "../github/audit-log.js";
 import { sweepInventory } from "../hunt/inventory.js";
 import { sweepOrgSettings } from "../hunt/org-settings.js";

@@ -5,19 +5,16 @@
 import type { Config } from "../config/schema.js";
 import { defaultConfig } from "../config/schema.js";
 import { ConfigService } from "../config/service.js";
-import { AlertDispatcher, type OctokitLike } from "../alerts/dispatcher.js";
+import { AlertDispatcher } from "../alerts/dispatcher.js";
+import type { OctokitLike } from "../github/octokit.js";
+import type { Logger } from "../log.js";
 import { Engine } from "../engine/engine.js";
 import { fromWebhook } from "../events/from-webhook.js";
 import type { OrgEvent } from "../events/types.js";
 import { enrichEvent } from "../github/enrich.js";
 import type { Store } from "../store/store.js";
 
-export interface Logger {
-  debug(obj: object | string, msg?: string): void;
-  info(obj: object | string, msg?: string): void;
-  warn(obj: object | string, msg?: string): void;
-  error(obj: object | string, msg?: string): void;
-}
+export type { Logger };
 
 export interface RuntimeOptions {
   store: Store;
@@ -43,6 +40,8 @@ export class Runtime {
   private readonly octokitFor: RuntimeOptions["octokitFor"];
   private draining: Promise<void> | null = null;
   private drainAgain = false;
+  private evidenceAdded = false;
+  private flushedOnce = false;
   /** Deliveries accepted since start, and redeliveries ignored: for /health. */
   readonly counters = { deliveries: 0, duplicates: 0, events: 0, processingErrors: 0 };
 
@@ -132,7 +131,13 @@ export class Runtime {
     do {
       this.drainAgain = false;
       await this.processPending();
-      await this.alerts.flush();
+      // Most events add no evidence (an ordinary push): skip the alert queue then. Findings that failed to
+      // file earlier are retried by the periodic flush, and the first drain after a start flushes anyway.
+      if (this.evidenceAdded || !this.flushedOnce) {
+        this.evidenceAdded = false;
+        this.flushedOnce = true;
+        await this.alerts.flush();
+      }
     } while (this.drainAgain);
   }
 
@@ -152,7 +157,7 @@ export class Runtime {
       this.store.transaction(() => {
         for (const { event, config } of ready) {
           try {
-            this.engine.process(event, config);
+            if (this.engine.process(event, config).some((r) => r.added)) this.evidenceAdded = true;
           } catch (err) {
             // A poison event must not block the queue: count it, log it, move on.
             this.counters.processingErrors += 1;

@@ -13,6 +13,7 @@ import {
   type YAMLError,
 } from "yaml";
 import type { z } from "zod";
+import type { OctokitLike } from "../github/octokit.js";
 import { configSchema, defaultConfig, type Config } from "./schema.js";
 
 export interface ConfigProblem {
@@ -336,9 +337,7 @@ function issueMessage(issue: z.core.$ZodIssue, value: unknown, path: readonly Pa
 
 // --- fetching -----------------------------------------------------------------------------------------
 
-export interface OctokitLike {
-  request(route: string, params?: object): Promise<{ data: unknown }>;
-}
+export type { OctokitLike };
 
 /** The file exists but is not something a config can be read from (a directory, a submodule, too large). */
 export class ConfigFileError extends Error {

@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import { inert } from "../alerts/inert.js";
 import type { Store } from "../store/store.js";
+import type { Logger } from "../log.js";
 import {
   CONFIG_PATH,
   CONFIG_REPO,
@@ -16,11 +17,7 @@ import {
 } from "./load.js";
 import { defaultConfig, type Config } from "./schema.js";
 
-export interface ConfigLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
+export type ConfigLogger = Logger;
 
 export interface ConfigProblemNotice {
   org: string;

@@ -1,7 +1,7 @@
 // When a GitHub account was created, for raising findings against young accounts (the warning's pattern is
 // exfiltration soon after a fresh identity appears). Answers are cached in the store and re-checked after a
 // week, because a login can be renamed away and registered again by someone else.
-import type { OctokitLike } from "../alerts/dispatcher.js";
+import type { OctokitLike } from "./octokit.js";
 import type { Store } from "../store/store.js";
 
 export const ACCOUNT_RECHECK_MS = 7 * 24 * 60 * 60 * 1000;

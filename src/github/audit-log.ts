@@ -8,6 +8,8 @@
 import type Bottleneck from "bottleneck";
 import { fromAuditLog } from "../events/from-audit-log.js";
 import type { OrgEvent } from "../events/types.js";
+import type { Logger } from "../log.js";
+import type { OctokitLike, OctokitResponse } from "./octokit.js";
 import type { AuditLogPosition, Store } from "../store/store.js";
 import { createAuditLogLimiter, GiveUpError, httpFailure, isRateLimited, withRetries } from "./limiter.js";
 
@@ -23,22 +25,8 @@ export const GAP_WARNING_MS = 5 * DAY;
 export const UNAVAILABLE_RECHECK_MS = DAY;
 export const PER_PAGE = 100;
 
-export interface PollLogger {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
-
-export interface AuditLogResponse {
-  status: number;
-  headers: Record<string, unknown>;
-  data: unknown;
-}
-
-/** The one Octokit method the poller uses; Probot's and @octokit/core's instances both fit. */
-export interface OctokitLike {
-  request(route: string, params?: Record<string, unknown>): Promise<AuditLogResponse>;
-}
+export type PollLogger = Logger;
+export type { OctokitLike };
 
 export interface AuditLogNotice {
   org: string;
@@ -222,7 +210,7 @@ export class AuditLogPoller {
         this.log.info({ org, pages }, "audit-log backlog: the next poll continues from the stored position");
         break;
       }
-      let res: AuditLogResponse;
+      let res: OctokitResponse;
       try {
         const params: Record<string, unknown> = { org, include: "all", order: "asc", per_page: PER_PAGE, phrase };
         if (after !== null) params.after = after;

@@ -3,10 +3,11 @@
 // say). A lookup that fails leaves the fact unknown; enrichment never stops an event from being processed.
 import type { OrgEvent } from "../events/types.js";
 import type { Store } from "../store/store.js";
+import type { OctokitLike } from "./octokit.js";
 
 export interface EnrichDeps {
   /** An installation-authenticated Octokit (only `request` is used). */
-  octokit: { request: (route: string, params?: Record<string, unknown>) => Promise<{ status: number }> };
+  octokit: OctokitLike;
   store: Store;
   /** Epoch ms, recorded as the time the membership was learned. */
   now: number;

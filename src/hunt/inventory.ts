@@ -9,15 +9,10 @@
 // Crash safety: the inventory is saved before the events are handed back, so an event lost between the two
 // is rebuilt from the stored row by a later sweep (for a week) until the store holds it.
 import type { OrgEvent, Visibility } from "../events/types.js";
+import type { OctokitLike } from "../github/octokit.js";
 import type { InventoryListing, InventoryRepo, Store } from "../store/store.js";
 
-/** The part of Octokit the sweeps use. Octokit throws a RequestError (with `status`) for 304 and 404. */
-export interface OctokitLike {
-  request(
-    route: string,
-    params?: Record<string, unknown>,
-  ): Promise<{ status: number; data: unknown; headers?: Record<string, unknown> }>;
-}
+export type { OctokitLike };
 
 export interface SweepDeps {
   octokit: OctokitLike;

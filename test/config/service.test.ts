@@ -23,6 +23,7 @@ function setup(opts: { failReports?: number } = {}) {
   const notices: ConfigProblemNotice[] = [];
   const logs: { level: string; obj: object; msg?: string }[] = [];
   const log = {
+    debug: () => 0,
     info: (obj: object, msg?: string) => logs.push({ level: "info", obj, ...(msg ? { msg } : {}) }),
     warn: (obj: object, msg?: string) => logs.push({ level: "warn", obj, ...(msg ? { msg } : {}) }),
     error: (obj: object, msg?: string) => logs.push({ level: "error", obj, ...(msg ? { msg } : {}) }),
@@ -261,7 +262,7 @@ describe("ConfigService", () => {
     const store = Store.open(MEMORY);
     const service = new ConfigService({
       store,
-      log: { info: () => {}, warn: () => {}, error: () => {} },
+      log: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
       now: () => T0,
       octokitFor: async () => {
         throw new Error("installation suspended");

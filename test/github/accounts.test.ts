@@ -1,7 +1,7 @@
 import nock from "nock";
 import { ProbotOctokit } from "probot";
 import { describe, expect, it } from "vitest";
-import type { OctokitLike } from "../../src/alerts/dispatcher.js";
+import type { OctokitLike } from "../../src/github/octokit.js";
 import { accountCreatedAt } from "../../src/github/accounts.js";
 import { MEMORY } from "../../src/store/open.js";
 import { Store } from "../../src/store/store.js";

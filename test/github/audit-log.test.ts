@@ -52,6 +52,7 @@ function setup(opts: { store?: Store; now?: number } = {}) {
   const notices: AuditLogNotice[] = [];
   const logs: string[] = [];
   const log = {
+    debug: () => 0,
     info: (_o: object, msg: string) => logs.push(msg),
     warn: (_o: object, msg: string) => logs.push(msg),
     error: (_o: object, msg: string) => logs.push(msg),

@@ -474,11 +474,17 @@ export class AlertDispatcher {
         this.log.info({ org, finding: f.fingerprint, issue: `${target}#${f.issueNumber}`, rows: rows.length }, "new evidence added to the alert issue");
         return "commented";
       } catch (err) {
-        // The repository answered a moment ago, so a 404 here means the issue itself is gone (deleted):
-        // file the finding again rather than lose its evidence.
-        if (httpFailure(err).status !== 404) throw err;
+        // The repository answered a moment ago, so a 404 here means the issue itself is gone (deleted), and
+        // a plain 403 most often that it was locked: file the finding again rather than lose its evidence,
+        // and rather than stop the org's run, which would hold every other alert back on every flush. A 403
+        // that is really a missing permission fails the new issue too and stops the org there.
+        const failure = httpFailure(err);
+        if (failure.status !== 404 && (failure.status !== 403 || isRateLimited(failure))) throw err;
         lost = `${target}#${f.issueNumber}`;
-        this.log.warn({ org, finding: f.fingerprint, issue: lost }, "the alert issue is gone (deleted?); filing the finding again with all its evidence");
+        this.log.warn(
+          { org, finding: f.fingerprint, issue: lost, status: failure.status },
+          "cannot comment on the alert issue (deleted or locked?); filing the finding again with all its evidence",
+        );
       }
     } else if (f.issueNumber !== null) {
       // alerts.repo changed: the old repository was not checked to be private in this run, so never write
@@ -509,7 +515,7 @@ export class AlertDispatcher {
     const body =
       lost === null
         ? rendered.body
-        : `${rendered.body}\n\n_This finding was filed before as ${inert(lost)}, which exfil-monitor can no longer comment on (the issue is gone or \`alerts.repo\` changed); this issue carries all of its evidence._`;
+        : `${rendered.body}\n\n_This finding was filed before as ${inert(lost)}, which exfil-monitor can no longer comment on (the issue is gone or locked, or \`alerts.repo\` changed); this issue carries all of its evidence._`;
     // Keep the first attempt's time: the search for an interrupted filing must cover every attempt.
     if (f.filingStartedAt === null) this.store.markFilingStarted(f.id, this.now());
     const res = await this.paced(() =>

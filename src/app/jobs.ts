@@ -24,7 +24,8 @@ export interface JobDeps {
 }
 
 const MINUTE = 60_000;
-const SWEEP_EVERY = 60 * MINUTE;
+const HOUR = 60 * MINUTE;
+const SWEEP_EVERY = HOUR;
 
 export class Jobs {
   private timers: NodeJS.Timeout[] = [];
@@ -38,8 +39,14 @@ export class Jobs {
   }
 
   start(): void {
-    this.every("alerts", this.deps.alertFlushMs, () => this.deps.runtime.alerts.flush().then(() => undefined));
+    const { runtime } = this.deps;
+    this.every("alerts", this.deps.alertFlushMs, async () => {
+      // Events left unjudged by a failed drain are retried here too, not only when the next event arrives.
+      runtime.kick();
+      await runtime.alerts.flush();
+    });
     this.every("orgs", MINUTE, () => this.tickOrgs());
+    this.every("history", HOUR, () => runtime.pruneHistory().then(() => undefined));
   }
 
   stop(): void {

@@ -27,6 +27,21 @@ export interface RuntimeOptions {
   alertWriteSpacingMs?: number;
 }
 
+/**
+ * Detector state past its expiry is deleted at most this often. Only state that expired more than
+ * STATE_EXPIRY_GRACE_MS before the oldest event of the batch (or now) goes: audit-log events arrive up to
+ * 7 days late, and their windows must still be there when they are judged.
+ */
+export const STATE_EXPIRY_EVERY_MS = 60 * 60_000;
+export const STATE_EXPIRY_GRACE_MS = 8 * 24 * 60 * 60_000;
+
+/**
+ * Judged events and deliveries are kept this long. Longer than every detector window and than the 7 days
+ * for which the audit log and the sweeps may hand back an event already seen (deduplicated by its id).
+ */
+export const HISTORY_DAYS = 30;
+const DAY_MS = 24 * 60 * 60_000;
+
 /** Events whose handling needs a GitHub lookup before the detectors can judge them. */
 const NEEDS_ENRICHMENT = new Set(["member.added", "member.edited"]);
 
@@ -42,6 +57,7 @@ export class Runtime {
   private drainAgain = false;
   private evidenceAdded = false;
   private flushedOnce = false;
+  private lastStateExpiry = 0;
   /** Deliveries accepted since start, and redeliveries ignored: for /health. */
   readonly counters = { deliveries: 0, duplicates: 0, events: 0, processingErrors: 0 };
 
@@ -114,9 +130,16 @@ export class Runtime {
       this.drainAgain = true;
       return;
     }
-    this.draining = this.drainLoop().finally(() => {
-      this.draining = null;
-    });
+    this.draining = this.drainLoop()
+      .catch((err: unknown) => {
+        // A store failure (disk full, database locked past the busy timeout) must not become an unhandled
+        // rejection, which would end the process. The events stay unprocessed and the next kick retries them.
+        this.counters.processingErrors += 1;
+        this.log.error({ err }, "processing stored events failed; they stay pending and are retried on the next event or poll");
+      })
+      .finally(() => {
+        this.draining = null;
+      });
   }
 
   /** Resolves when every stored event has been processed and alerts have been flushed once. */
@@ -150,6 +173,10 @@ export class Runtime {
       // The async part first (membership lookups, each org's config, cached), then one transaction for the
       // whole batch: per-event commits would cost more than the detectors themselves.
       const ready: { event: OrgEvent; config: Config }[] = [];
+      const now = this.now();
+      // Without this the live app never deletes expired detector state and the table grows for ever.
+      const expire = now - this.lastStateExpiry >= STATE_EXPIRY_EVERY_MS;
+      const cutoff = Math.min(now, ...batch.map((e) => e.at).filter(Number.isFinite)) - STATE_EXPIRY_GRACE_MS;
       for (const stored of batch) {
         const event = await this.enrich(stored);
         ready.push({ event, config: await this.configFor(event) });
@@ -165,10 +192,30 @@ export class Runtime {
           }
           this.store.markProcessed(event.id);
         }
-        this.store.flushState();
+        this.store.flushState(expire ? cutoff : undefined);
       });
+      if (expire) this.lastStateExpiry = now;
       done += batch.length;
     }
+  }
+
+  /**
+   * Keeps the database from growing for ever on a large org: judged events and deliveries older than
+   * HISTORY_DAYS go (findings keep their evidence). Runs in small steps, yielding between them, so webhook
+   * deliveries are still answered at once.
+   */
+  async pruneHistory(): Promise<{ events: number; deliveries: number }> {
+    const cutoff = this.now() - HISTORY_DAYS * DAY_MS;
+    const deliveries = this.store.pruneDeliveries(cutoff);
+    let events = 0;
+    for (;;) {
+      const step = this.store.pruneEvents(cutoff);
+      events += step.deleted;
+      if (!step.more) break;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    if (events + deliveries > 0) this.log.info({ events, deliveries }, "old events and deliveries pruned");
+    return { events, deliveries };
   }
 
   private async enrich(event: OrgEvent): Promise<OrgEvent> {

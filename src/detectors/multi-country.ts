@@ -64,9 +64,11 @@ function place(runs: Run[], country: string, at: number): { index: number; chang
   while (i > 0 && (runs[i - 1] as Run)[1] > at) i -= 1;
   const prev = runs[i - 1];
   const next = runs[i];
-  if (prev && at <= prev[2]) {
+  if (prev && at <= prev[2] && (prev[0] === country || at < prev[2])) {
     if (prev[0] === country) return { index: i - 1, changed: false, split: false };
-    // Seen inside another country's run: the account was in both places, split the run around it.
+    // Seen strictly inside another country's run: the account was in both places, split the run around
+    // it. At the run's very end (the same millisecond as its last entry) nothing of that country comes
+    // after, so it is a plain change of country, not A → B → A.
     runs.splice(i - 1, 1, [prev[0], prev[1], at], [country, at, at], [prev[0], at, prev[2]]);
     return { index: i, changed: true, split: true };
   }

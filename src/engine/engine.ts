@@ -89,7 +89,10 @@ export class Engine {
     const p = this.prepare(config);
     const candidates = p.byAction.get(event.action) ?? p.byAction.get(ANY_ACTION);
     if (!candidates) return [];
-    if (p.allow.actor(event.actor) || p.allow.repo(event.repo)) return [];
+    // Allowlisted actors and repositories are silenced, not hidden: detectors still see their events so
+    // their bookkeeping stays true (a deletion by an allowed admin explains the repo the inventory sweep
+    // later misses), but nothing they find is recorded.
+    const silenced = p.allow.actor(event.actor) || p.allow.repo(event.repo);
     const out: RecordedFinding[] = [];
     for (const { detector, settings } of candidates) {
       let drafts: FindingDraft[];
@@ -110,6 +113,7 @@ export class Engine {
         this.log?.error({ err, detector: detector.id, event: event.id }, "detector failed; the others still ran");
         continue;
       }
+      if (silenced) continue;
       for (const draft of drafts) {
         out.push(this.record(detector.id, settings.severity as Severity | undefined, draft, event));
       }

@@ -153,6 +153,9 @@ export class Store {
       pendingEvents: p(`SELECT body FROM events WHERE processed = 0 ORDER BY seq LIMIT ?`),
       markProcessed: p(`UPDATE events SET processed = 1 WHERE id = ?`),
       countEvents: p(`SELECT count(*) AS n FROM events`),
+      oldestEvents: p(`SELECT seq, at, processed FROM events ORDER BY seq LIMIT ?`),
+      deleteEventsUpTo: p(`DELETE FROM events WHERE seq <= ? AND processed = 1 AND at < ?`),
+      pruneDeliveries: p(`DELETE FROM deliveries WHERE received_at < ?`),
       findingByFp: p(`SELECT * FROM findings WHERE fingerprint = ?`),
       findingById: p(`SELECT * FROM findings WHERE id = ?`),
       insertFinding: p(
@@ -318,6 +321,30 @@ export class Store {
 
   countEvents(): number {
     return (this.s.countEvents!.get() as { n: number }).n;
+  }
+
+  /**
+   * Deletes, oldest first, up to `limit` processed events from before `cutoff`, and reports whether more may
+   * remain. Findings keep their own copy of the evidence, so nothing an issue shows is lost. Works from the
+   * start of the table (arrival order) in small steps, so a large table never blocks the event loop for long.
+   */
+  pruneEvents(cutoff: number, limit = 1000): { deleted: number; more: boolean } {
+    const rows = this.s.oldestEvents!.all(limit) as { seq: number; at: number; processed: number }[];
+    // Stop at the first event that must stay (too recent, or not yet judged): arrival order is close to
+    // time order, so what follows it is, with few exceptions, recent too.
+    let upTo = 0;
+    for (const r of rows) {
+      if (r.processed !== 1 || r.at >= cutoff) break;
+      upTo = r.seq;
+    }
+    if (upTo === 0) return { deleted: 0, more: false };
+    const deleted = this.s.deleteEventsUpTo!.run(upTo, cutoff).changes;
+    return { deleted, more: rows.length === limit && upTo === rows.at(-1)?.seq };
+  }
+
+  /** Deliveries are kept to ignore GitHub's redeliveries, which it offers for 3 days; older ones go. */
+  pruneDeliveries(cutoff: number): number {
+    return this.s.pruneDeliveries!.run(cutoff).changes;
   }
 
   // --- findings ---------------------------------------------------------------------------------------

@@ -296,6 +296,51 @@ describe("AlertDispatcher", () => {
     expect(t.finding().issueNumber).toBe(12);
   });
 
+  it("files again when its issue was locked, instead of holding back the org's other alerts", async () => {
+    const t = setup();
+    t.run(fork());
+    t.store.markActorChecked(t.finding().id);
+    t.store.markFiled(t.finding().id, "acme/security-alerts", 7, 0);
+    t.run(fork({ details: { forkFullName: "eve/api", forkOwner: "eve", forkOwnerType: "User" } }));
+    const other = t.store.getFinding("personal-fork:acme/api->eve/api")!;
+    t.store.markActorChecked(other.id);
+    const bodies: string[] = [];
+    const scope = privateRepo()
+      .post(`${REPO}/issues/7/comments`)
+      .reply(403, { message: "Unable to create comment because issue is locked." })
+      .post(`${REPO}/issues`, (b: { body: string }) => {
+        bodies.push(b.body);
+        return true;
+      })
+      .reply(201, { number: 12 })
+      .post(`${REPO}/issues`, (b: { body: string }) => {
+        bodies.push(b.body);
+        return true;
+      })
+      .reply(201, { number: 13 });
+    expect(await t.dispatcher.flush()).toMatchObject({ filed: 2, pending: 0 });
+    expect(scope.isDone()).toBe(true);
+    expect(bodies[0]).toContain("filed before as `acme/security-alerts#7`");
+    expect(t.finding().issueNumber).toBe(12);
+    expect(t.store.getFindingById(other.id)?.issueNumber).toBe(13);
+  });
+
+  it("still stops the org when a 403 on a comment is a missing permission", async () => {
+    const t = setup();
+    t.run(fork());
+    t.store.markActorChecked(t.finding().id);
+    t.store.markFiled(t.finding().id, "acme/security-alerts", 7, 0);
+    const scope = privateRepo()
+      .post(`${REPO}/issues/7/comments`)
+      .reply(403, { message: "Resource not accessible by integration" })
+      .post(`${REPO}/issues`)
+      .reply(403, { message: "Resource not accessible by integration" });
+    expect(await t.dispatcher.flush()).toMatchObject({ filed: 0, pending: 1 });
+    expect(scope.isDone()).toBe(true);
+    expect(t.finding().issueNumber).toBe(7);
+    expect(t.finding().lastError).toContain("Issues: write");
+  });
+
   it("runs one flush at a time and coalesces requests made during a run into one more run", async () => {
     const t = setup({ mode: "dry-run" });
     t.run(fork());

@@ -106,6 +106,19 @@ describe("multi-country", () => {
     expect(t.findings("multi-country")).toMatchObject([{ fingerprint: FP, severity: "critical" }]);
   });
 
+  it("does not read two countries at the same millisecond as a back-and-forth", () => {
+    const t = makeEngine();
+    // Two entries stamped with the same time: FR then DE, nothing from FR after DE.
+    t.run(seen("FR", T0), seen("DE", T0));
+    const first = t.findings("multi-country");
+    expect(first).toMatchObject([{ fingerprint: FP, severity: "high" }]);
+    expect(first[0]?.summary).toContain("FR, DE");
+    // The same at the end of a longer run.
+    const u = makeEngine();
+    u.run(seen("FR", T0), seen("FR", T0 + 10 * MINUTE), seen("DE", T0 + 10 * MINUTE));
+    expect(u.findings("multi-country")).toMatchObject([{ fingerprint: FP, severity: "high" }]);
+  });
+
   it("tracks a token seen without an actor", () => {
     const t = makeEngine();
     t.run(seen("US", T0, { actor: null, token: "h4sh" }), seen("KP", T0 + 20 * MINUTE, { actor: null, token: "h4sh" }));

@@ -1,0 +1,113 @@
+// The runtime's background processing when things go wrong or run for a long time: a store failure must not
+// end the process, and detector state that expired long ago must not pile up in the database.
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { HISTORY_DAYS, Runtime, STATE_EXPIRY_GRACE_MS } from "../../src/app/runtime.js";
+import type { OctokitLike } from "../../src/github/octokit.js";
+import { MEMORY } from "../../src/store/open.js";
+import { Store } from "../../src/store/store.js";
+import { DAY, T0, makeConfig, makeEvent } from "../helpers/engine.js";
+
+let store: Store;
+let runtime: Runtime;
+let errors: string[];
+
+beforeEach(() => {
+  errors = [];
+  store = Store.open(MEMORY);
+  const log = { debug: () => {}, info: () => {}, warn: () => {}, error: (_obj: object, msg: string) => void errors.push(msg) };
+  const octokitFor = async (): Promise<OctokitLike> => {
+    throw new Error("no GitHub in this test");
+  };
+  runtime = new Runtime({ store, log, octokitFor, now: () => T0, alertWriteSpacingMs: 0 });
+});
+
+afterEach(async () => {
+  await runtime.idle();
+  store.close();
+});
+
+function stateRows(): number {
+  return (store.db.prepare("SELECT count(*) AS n FROM detector_state").get() as { n: number }).n;
+}
+
+describe("Runtime background processing", () => {
+  it("logs a store failure instead of rejecting, and processes the events on the next kick", async () => {
+    const original = store.pendingEvents.bind(store);
+    let fail = true;
+    store.pendingEvents = (limit?: number) => {
+      if (fail) {
+        fail = false;
+        throw new Error("SQLITE_FULL: database or disk is full");
+      }
+      return original(limit);
+    };
+    expect(runtime.acceptEvents([makeEvent({ action: "push", at: T0 })])).toBe(1);
+    // Before the fix the drain's rejection was never handled: vitest reports it, Node ends the process.
+    await runtime.idle();
+    expect(errors.some((m) => m.includes("stay pending"))).toBe(true);
+    expect(runtime.counters.processingErrors).toBe(1);
+    expect(store.pendingEvents()).toHaveLength(1);
+
+    runtime.kick();
+    await runtime.idle();
+    expect(store.pendingEvents()).toHaveLength(0);
+  });
+
+  it("deletes detector state that expired long before, and keeps state late audit-log events may still need", async () => {
+    store.stateSet("mass-clone", "old", { n: 1 }, T0 - STATE_EXPIRY_GRACE_MS - DAY);
+    store.stateSet("mass-clone", "recent", { n: 2 }, T0 - DAY);
+    store.stateSet("mass-clone", "live", { n: 3 }, T0 + DAY);
+    store.flushState();
+    expect(stateRows()).toBe(3);
+
+    runtime.acceptEvents([makeEvent({ action: "push", at: T0 })]);
+    await runtime.idle();
+
+    const keys = (store.db.prepare("SELECT key FROM detector_state ORDER BY key").all() as { key: string }[]).map((r) => r.key);
+    expect(keys).toEqual(["live", "recent"]);
+  });
+
+  it("keeps the state an old event in the batch may need", async () => {
+    store.stateSet("mass-clone", "window", { n: 1 }, T0 - 20 * DAY);
+    store.flushState();
+    // A poll resuming after a long outage: the batch reaches back 25 days.
+    runtime.acceptEvents([makeEvent({ action: "push", at: T0 - 25 * DAY })]);
+    await runtime.idle();
+    expect(stateRows()).toBe(1);
+  });
+});
+
+describe("Runtime.pruneHistory", () => {
+  it("drops judged events and deliveries older than HISTORY_DAYS, keeping recent, unjudged and evidence", async () => {
+    const later = T0 + (HISTORY_DAYS + 5) * DAY;
+    const aged = new Runtime({
+      store,
+      log: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
+      octokitFor: async () => {
+        throw new Error("no GitHub in this test");
+      },
+      now: () => later,
+    });
+    // 2,500 old judged events (several pruning steps), one old unjudged one after them, then recent ones.
+    store.transaction(() => {
+      for (let i = 0; i < 2500; i++) store.addEvent(makeEvent({ id: `old-${i}`, action: "git.clone", at: T0 + i }), true);
+      store.addEvent(makeEvent({ id: "old-pending", action: "git.clone", at: T0 }), false);
+      store.addEvent(makeEvent({ id: "recent", action: "git.clone", at: later - DAY }), true);
+      store.recordDelivery({ id: "d-old", name: "push", action: null, installationId: 1, receivedAt: T0 });
+      store.recordDelivery({ id: "d-new", name: "push", action: null, installationId: 1, receivedAt: later - DAY });
+    });
+    const fork = makeEvent({ id: "old-fork", action: "fork", at: T0, repo: "acme/api", visibility: "private", details: { forkFullName: "mallory/api", forkOwner: "mallory", forkOwnerType: "User" } });
+    store.addEvent(fork, true);
+    aged.engine.process(fork, makeConfig());
+
+    const result = await aged.pruneHistory();
+
+    expect(result).toEqual({ events: 2500, deliveries: 1 });
+    const ids = (store.db.prepare("SELECT id FROM events ORDER BY seq").all() as { id: string }[]).map((r) => r.id);
+    // The scan stops at the first event that must stay; what follows it waits for the next run.
+    expect(ids).toEqual(["old-pending", "recent", "old-fork"]);
+    expect(store.recordDelivery({ id: "d-new", name: "push", action: null, installationId: 1, receivedAt: later })).toBe(false);
+    const [finding] = store.listFindings();
+    expect(store.evidence(finding!.id)).toHaveLength(1);
+  });
+});

@@ -23,7 +23,7 @@ console.log("exfil-monitor benchmarks" + (quick ? " (quick)" : ""));
 console.log(`node ${process.version}, ${process.platform}/${process.arch}\n`);
 
 if (only !== "analyze") {
-  console.log("1. webhook intake (signed push deliveries over loopback, best of 2 alternating rounds)");
+  console.log("1. webhook intake (signed push deliveries over loopback, best of 3 alternating rounds)");
   const web = await benchWebhook(quick ? { deliveries: 1000, rounds: 1 } : {});
   const row = (r: typeof web.bare) =>
     `   ${r.server.padEnd(14)} ${r.perSecond.toFixed(0).padStart(6)} deliveries/s   p99 ${r.p99Ms.toFixed(0).padStart(4)} ms   max ${r.maxMs.toFixed(0).padStart(4)} ms   non-2xx ${r.non2xx}`;

@@ -88,7 +88,7 @@ async function load(url: string, deliveries: number, concurrency: number, idPref
 export async function benchWebhook(opts: { deliveries?: number; concurrency?: number; rounds?: number } = {}) {
   const deliveries = opts.deliveries ?? 4000;
   const concurrency = opts.concurrency ?? 16;
-  const rounds = opts.rounds ?? 2;
+  const rounds = opts.rounds ?? 3;
   const github = await startFakeGitHub();
   const dir = mkdtempSync(path.join(os.tmpdir(), "exfil-bench-"));
   const best: Record<string, WebhookRun> = {};

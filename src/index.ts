@@ -37,7 +37,7 @@ export function createApp(options: AppOptions = {}): ApplicationFunction {
     });
 
     app.onAny(async (context) => {
-      runtime.acceptDelivery(context.name, context.id, context.payload);
+      await runtime.acceptDelivery(context.name, context.id, context.payload);
     });
 
     try {

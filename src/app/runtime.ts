@@ -45,6 +45,20 @@ const DAY_MS = 24 * 60 * 60_000;
 /** Events whose handling needs a GitHub lookup before the detectors can judge them. */
 const NEEDS_ENRICHMENT = new Set(["member.added", "member.edited"]);
 
+/** A delivery waiting for the intake transaction. */
+interface Intake {
+  name: string;
+  id: string;
+  payload: unknown;
+  receivedAt: number;
+  events: OrgEvent[];
+  done: (fresh: boolean) => void;
+  fail: (err: unknown) => void;
+}
+
+/** A drain starts this long after the first kick, so events arriving together are judged in one batch. */
+const DRAIN_DELAY_MS = 5;
+
 export class Runtime {
   readonly store: Store;
   readonly engine: Engine;
@@ -53,6 +67,7 @@ export class Runtime {
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly octokitFor: RuntimeOptions["octokitFor"];
+  private intake: Intake[] = [];
   private draining: Promise<void> | null = null;
   private drainAgain = false;
   private evidenceAdded = false;
@@ -90,31 +105,70 @@ export class Runtime {
   }
 
   /**
-   * The webhook path: remember the delivery, normalize, store, and return. Synchronous on purpose: a
-   * delivery is durable once this returns, and everything slow happens in `drain()` after the 2xx.
-   * Returns false for a delivery id seen before (GitHub redelivery): nothing changes.
+   * The webhook path: remember the delivery, normalize, store, and resolve once it is committed. Deliveries
+   * arriving in the same turn of the event loop share one transaction (group commit): the answer still goes
+   * out only after the delivery is durable, and everything slow happens in `drain()` after the 2xx.
+   * Resolves false for a delivery id seen before (GitHub redelivery): nothing changes.
    */
-  acceptDelivery(name: string, id: string, payload: unknown): boolean {
+  acceptDelivery(name: string, id: string, payload: unknown): Promise<boolean> {
     const receivedAt = this.now();
-    const events = fromWebhook({ name, id, payload, receivedAt });
-    const installationId = readInstallationId(payload);
-    const action = readAction(payload);
-    const fresh = this.store.transaction(() => {
-      if (!this.store.recordDelivery({ id, name, action, installationId, receivedAt })) return false;
-      for (const e of events) this.store.addEvent(e);
-      return true;
+    const entry: Intake = {
+      name,
+      id,
+      payload,
+      receivedAt,
+      events: fromWebhook({ name, id, payload, receivedAt }),
+      done: () => {},
+      fail: () => {},
+    };
+    const result = new Promise<boolean>((resolve, reject) => {
+      entry.done = resolve;
+      entry.fail = reject;
     });
-    if (!fresh) {
-      this.counters.duplicates += 1;
-      this.log.debug({ delivery: id, event: name }, "redelivery of a known delivery ignored");
-      return false;
+    this.intake.push(entry);
+    if (this.intake.length === 1) setImmediate(() => this.commitIntake());
+    return result;
+  }
+
+  private commitIntake(): void {
+    const batch = this.intake;
+    this.intake = [];
+    let fresh: boolean[];
+    try {
+      fresh = this.store.transaction(() =>
+        batch.map((d) => {
+          const delivery = {
+            id: d.id,
+            name: d.name,
+            action: readAction(d.payload),
+            installationId: readInstallationId(d.payload),
+            receivedAt: d.receivedAt,
+          };
+          if (!this.store.recordDelivery(delivery)) return false;
+          for (const e of d.events) this.store.addEvent(e);
+          return true;
+        }),
+      );
+    } catch (err) {
+      // Not stored: answer 5xx so the delivery shows as failed in GitHub and can be redelivered.
+      for (const d of batch) d.fail(err);
+      return;
     }
-    this.counters.deliveries += 1;
-    this.counters.events += events.length;
-    const org = readOrg(payload);
-    if (name === "push" && org && readRepoName(payload) === ".github") this.configs.invalidate(org);
-    if (events.length > 0) this.kick();
-    return true;
+    let events = 0;
+    batch.forEach((d, i) => {
+      if (!fresh[i]) {
+        this.counters.duplicates += 1;
+        this.log.debug({ delivery: d.id, event: d.name }, "redelivery of a known delivery ignored");
+      } else {
+        this.counters.deliveries += 1;
+        this.counters.events += d.events.length;
+        events += d.events.length;
+        const org = readOrg(d.payload);
+        if (d.name === "push" && org && readRepoName(d.payload) === ".github") this.configs.invalidate(org);
+      }
+      d.done(fresh[i] === true);
+    });
+    if (events > 0) this.kick();
   }
 
   /** Adds events from the audit log or a sweep; already-known ids are dropped. */
@@ -144,6 +198,7 @@ export class Runtime {
 
   /** Resolves when every stored event has been processed and alerts have been flushed once. */
   async idle(): Promise<void> {
+    while (this.intake.length > 0) await new Promise((resolve) => setImmediate(resolve));
     do {
       while (this.draining) await this.draining;
       await this.alerts.idle();
@@ -152,6 +207,7 @@ export class Runtime {
 
   private async drainLoop(): Promise<void> {
     do {
+      await new Promise((resolve) => setTimeout(resolve, DRAIN_DELAY_MS));
       this.drainAgain = false;
       await this.processPending();
       // Most events add no evidence (an ordinary push): skip the alert queue then. Findings that failed to

@@ -1,6 +1,6 @@
 // The runtime's background processing when things go wrong or run for a long time: a store failure must not
 // end the process, and detector state that expired long ago must not pile up in the database.
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { HISTORY_DAYS, Runtime, STATE_EXPIRY_GRACE_MS } from "../../src/app/runtime.js";
 import type { OctokitLike } from "../../src/github/octokit.js";
 import { MEMORY } from "../../src/store/open.js";
@@ -109,5 +109,31 @@ describe("Runtime.pruneHistory", () => {
     expect(store.recordDelivery({ id: "d-new", name: "push", action: null, installationId: 1, receivedAt: later })).toBe(false);
     const [finding] = store.listFindings();
     expect(store.evidence(finding!.id)).toHaveLength(1);
+  });
+});
+
+describe("Runtime.acceptDelivery", () => {
+  const push = { action: undefined, ref: "refs/heads/main", repository: { full_name: "acme/api", name: "api", default_branch: "main" }, organization: { login: "acme" }, installation: { id: 1 }, sender: { login: "bob", type: "User" } };
+
+  it("stores deliveries of one event-loop turn in one transaction, and tells a redelivery apart", async () => {
+    const transactions = vi.spyOn(store, "transaction");
+    const results = await Promise.all([
+      runtime.acceptDelivery("push", "d-1", push),
+      runtime.acceptDelivery("push", "d-2", push),
+      runtime.acceptDelivery("push", "d-1", push),
+    ]);
+    expect(results).toEqual([true, true, false]);
+    expect(transactions).toHaveBeenCalledTimes(1);
+    expect(runtime.counters).toMatchObject({ deliveries: 2, duplicates: 1 });
+    expect(await runtime.acceptDelivery("push", "d-2", push)).toBe(false);
+  });
+
+  it("rejects (the webhook answers 5xx, GitHub can redeliver) when the delivery cannot be stored", async () => {
+    vi.spyOn(store, "recordDelivery").mockImplementation(() => {
+      throw new Error("SQLITE_FULL: database or disk is full");
+    });
+    await expect(runtime.acceptDelivery("push", "d-3", push)).rejects.toThrow("SQLITE_FULL");
+    vi.restoreAllMocks();
+    expect(await runtime.acceptDelivery("push", "d-3", push)).toBe(true);
   });
 });

@@ -9,6 +9,7 @@
 // Crash safety: the inventory is saved before the events are handed back, so an event lost between the two
 // is rebuilt from the stored row by a later sweep (for a week) until the store holds it.
 import type { OrgEvent, Visibility } from "../events/types.js";
+import { sweepEvent } from "../events/sweep.js";
 import type { OctokitLike } from "../github/octokit.js";
 import type { InventoryListing, InventoryRepo, Store } from "../store/store.js";
 
@@ -197,27 +198,19 @@ function missingEvent(
     last_listed_at: new Date(repo.lastSeen).toISOString(),
   };
   if (moved) extra.new_nwo = moved.fullName;
-  return {
+  return sweepEvent({
     id: missingEventId(repo, goneAt),
-    source: "sweep",
     action: "sweep.repo_missing",
     at: goneAt,
     org: deps.org,
-    actor: null,
-    actorId: null,
-    actorIsBot: false,
     repo: repo.fullName,
     visibility: repo.visibility,
-    country: null,
-    ip: null,
-    token: null,
-    tokenType: null,
     installationId: deps.installationId,
     details: {
       ...(moved ? { newOwner: moved.owner, ...(moved.ownerType ? { newOwnerType: moved.ownerType } : {}) } : {}),
       extra,
     },
-  };
+  });
 }
 
 /** Lists the org's repositories and returns one `sweep.repo_missing` event per repository gone since last time. */

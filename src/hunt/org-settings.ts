@@ -6,6 +6,7 @@
 // Event ids are `sweep:org_settings:<org>:<hash of the values>:<change number>`: an unchanged setting never
 // makes a new event, and a setting turned off and on again is still a new one. The record is saved before
 // the event is handed back; a later sweep rebuilds the event if it never reached the store.
+import { sweepEvent } from "../events/sweep.js";
 import { createHash } from "node:crypto";
 import type { OrgEvent } from "../events/types.js";
 import { header, statusOf, type SweepDeps } from "./inventory.js";
@@ -99,23 +100,13 @@ export async function sweepOrgSettings(deps: SweepDeps): Promise<OrgEvent[]> {
   const id = `sweep:org_settings:${org}:${current.hash}:${current.seq}`;
   if (store.hasEvent(id)) return [];
   return [
-    {
+    sweepEvent({
       id,
-      source: "sweep",
       action: "sweep.org_settings",
       at: current.at,
       org,
-      actor: null,
-      actorId: null,
-      actorIsBot: false,
-      repo: null,
-      visibility: null,
-      country: null,
-      ip: null,
-      token: null,
-      tokenType: null,
       installationId: deps.installationId,
       details: { extra: { ...current.values } },
-    },
+    }),
   ];
 }

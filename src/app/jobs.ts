@@ -25,6 +25,7 @@ export interface JobDeps {
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
+const INSTALLATIONS_EVERY = 10 * MINUTE;
 const SWEEP_EVERY = HOUR;
 
 export class Jobs {
@@ -32,6 +33,7 @@ export class Jobs {
   private readonly running = new Set<string>();
   private readonly lastPoll = new Map<string, number>();
   private readonly lastSweep = new Map<string, number>();
+  private installations: { list: OrgInstallation[]; at: number } | null = null;
   private readonly now: () => number;
 
   constructor(private readonly deps: JobDeps) {
@@ -76,7 +78,12 @@ export class Jobs {
   /** One pass over the org installations: polls and sweeps that are due. Exposed for tests. */
   async tickOrgs(): Promise<void> {
     const { log } = this.deps;
-    const installations = await this.deps.listInstallations();
+    // The ticks run every minute; installations change rarely, so GitHub is asked every 10 minutes.
+    const now = this.now();
+    if (!this.installations || now - this.installations.at >= INSTALLATIONS_EVERY) {
+      this.installations = { list: await this.deps.listInstallations(), at: now };
+    }
+    const installations = this.installations.list;
     for (const { org, installationId } of installations) {
       try {
         await this.tickOrg(org, installationId);

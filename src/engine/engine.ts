@@ -74,12 +74,6 @@ export class Engine {
     return p;
   }
 
-  /** Whether any enabled detector reads this action (lets callers skip storing irrelevant events). */
-  wants(action: string, config: Config): boolean {
-    const { byAction } = this.prepare(config);
-    return byAction.has(action) || byAction.has(ANY_ACTION);
-  }
-
   /**
    * Runs every enabled detector that reads `event.action` and records its findings. Synchronous: the
    * caller decides the transaction boundary (one per webhook event, one per batch offline).

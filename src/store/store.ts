@@ -179,12 +179,6 @@ export class Store {
          WHERE id = @id`,
       ),
       listFindings: p(`SELECT * FROM findings ORDER BY first_seen, id`),
-      toFile: p(
-        `SELECT f.* FROM findings f
-         WHERE f.issue_number IS NULL
-            OR f.filed_seq < (SELECT max(seq) FROM evidence e WHERE e.finding_id = f.id)
-         ORDER BY f.id`,
-      ),
       evidenceAfter: p(`SELECT * FROM evidence WHERE finding_id = ? AND seq > ? ORDER BY seq`),
       maxEvidenceSeq: p(`SELECT coalesce(max(seq), 0) AS seq FROM evidence WHERE finding_id = ?`),
       filingStarted: p(`UPDATE findings SET filing_started_at = ? WHERE id = ?`),
@@ -429,11 +423,6 @@ export class Store {
 
   listFindings(): FindingRow[] {
     return (this.s.listFindings!.all() as RawFinding[]).map(toFinding);
-  }
-
-  /** Findings with no issue yet, or with evidence newer than what their issue shows. */
-  findingsToFile(): FindingRow[] {
-    return (this.s.toFile!.all() as RawFinding[]).map(toFinding);
   }
 
   evidence(findingId: number, afterSeq = 0): EvidenceRow[] {

@@ -1,12 +1,12 @@
 import { createHash } from "node:crypto";
 import nock from "nock";
-import { ProbotOctokit } from "probot";
 import { describe, expect, it } from "vitest";
 import { AlertDispatcher } from "../../src/alerts/dispatcher.js";
 import type { OctokitLike } from "../../src/github/octokit.js";
 import type { Config, ConfigInput } from "../../src/config/schema.js";
 import type { OrgEvent } from "../../src/events/types.js";
 import { DAY, MINUTE, T0, makeConfig, makeEngine, makeEvent } from "../helpers/engine.js";
+import { testOctokit } from "../helpers/github.js";
 
 const API = "https://api.github.com";
 const REPO = "/repos/acme/security-alerts";
@@ -40,7 +40,7 @@ function setup(input: ConfigInput = {}) {
     (obj: object | string, msg?: string): void => {
       logs.push(typeof obj === "string" ? { level, obj: {}, msg: obj } : { level, obj, msg: msg ?? "" });
     };
-  const octokit = new ProbotOctokit({ auth: { token: "test" }, retry: { enabled: false }, throttle: { enabled: false } });
+  const octokit = testOctokit();
   const ctx = {
     config: makeConfig(input) as Config,
     now: T0 + 2 * MINUTE,

@@ -1,6 +1,6 @@
 // End to end through Probot: real deliveries in (probot.receive), GitHub mocked with nock, issues out.
 import nock from "nock";
-import { Probot, ProbotOctokit } from "probot";
+import { Probot } from "probot";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { readEnv } from "../../src/config/env.js";
 import { createApp } from "../../src/index.js";
@@ -10,6 +10,7 @@ import { Store } from "../../src/store/store.js";
 import { T0 } from "../helpers/engine.js";
 import { webhookFixture } from "../helpers/examples.js";
 import { testPrivateKey } from "../helpers/app-process.js";
+import { TestProbotOctokit } from "../helpers/github.js";
 
 const API = "https://api.github.com";
 const ORG = "Octocoders";
@@ -34,13 +35,7 @@ beforeEach(async () => {
     privateKey: testPrivateKey(),
     secret: "test",
     logLevel: (process.env.TEST_LOG_LEVEL as "fatal") ?? "fatal",
-    // A function, so it is applied last: Probot merges its own throttle options over plain defaults, and
-    // its shared Bottleneck groups would space issue creation 3 s apart across tests.
-    Octokit: ProbotOctokit.defaults((options: object) => ({
-      ...options,
-      retry: { enabled: false },
-      throttle: { enabled: false },
-    })),
+    Octokit: TestProbotOctokit,
   });
   await probot.load(
     createApp({

@@ -2,8 +2,8 @@
 // the /health route.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { createNodeMiddleware, Probot, ProbotOctokit } from "probot";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createNodeMiddleware, Probot } from "probot";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { readEnv } from "../../src/config/env.js";
 import { createApp } from "../../src/index.js";
 import type { Runtime } from "../../src/app/runtime.js";
@@ -11,6 +11,7 @@ import { MEMORY } from "../../src/store/open.js";
 import { Store } from "../../src/store/store.js";
 import { deliver, testPrivateKey, WEBHOOK_SECRET } from "../helpers/app-process.js";
 import { allExamples, webhookFixture } from "../helpers/examples.js";
+import { TestProbotOctokit } from "../helpers/github.js";
 
 let server: http.Server;
 let url: string;
@@ -24,7 +25,7 @@ beforeAll(async () => {
     privateKey: testPrivateKey(),
     secret: WEBHOOK_SECRET,
     logLevel: "fatal",
-    Octokit: ProbotOctokit.defaults((options: object) => ({ ...options, retry: { enabled: false }, throttle: { enabled: false } })),
+    Octokit: TestProbotOctokit,
   });
   const middleware = await createNodeMiddleware(
     createApp({ store, env: readEnv({}), jobs: false, alertWriteSpacingMs: 0, onRuntime: (r) => (runtime = r) }),
@@ -98,5 +99,15 @@ describe("GET /health", () => {
     const res = await fetch(`${url}/health`);
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ status: "ok", database: "ok" });
+  });
+
+  it("answers 503 naming the problem when the database is not usable", async () => {
+    const prepare = vi.spyOn(store.db, "prepare").mockImplementation(() => {
+      throw new Error("SQLITE_IOERR: disk I/O error");
+    });
+    const res = await fetch(`${url}/health`);
+    prepare.mockRestore();
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ status: "error", database: expect.stringContaining("SQLITE_IOERR") });
   });
 });

@@ -11,9 +11,9 @@ import type { OctokitLike } from "../../src/github/octokit.js";
 import { MEMORY } from "../../src/store/open.js";
 import { Store } from "../../src/store/store.js";
 import { T0 } from "../helpers/engine.js";
+import { silentLog } from "../helpers/github.js";
 
 const API = "https://api.github.com";
-const silent = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
 let store: Store;
 let runtime: Runtime;
@@ -23,10 +23,10 @@ beforeEach(() => {
   store = Store.open(MEMORY);
   const octokit = new Octokit({ auth: "ghs_test" }) as unknown as OctokitLike;
   const octokitFor = async () => octokit;
-  runtime = new Runtime({ store, log: silent, octokitFor, now: () => T0, alertWriteSpacingMs: 0 });
+  runtime = new Runtime({ store, log: silentLog, octokitFor, now: () => T0, alertWriteSpacingMs: 0 });
   const poller = new AuditLogPoller({
     store,
-    log: silent,
+    log: silentLog,
     now: () => T0,
     limiter: new Bottleneck(),
     sleep: async () => {},
@@ -35,7 +35,7 @@ beforeEach(() => {
   });
   jobs = new Jobs({
     runtime,
-    log: silent,
+    log: silentLog,
     poller,
     octokitFor,
     alertFlushMs: 60_000,
@@ -93,5 +93,29 @@ describe("a polling pass over an org", () => {
     expect(filed).toHaveLength(1);
     expect(filed[0]!.labels).toEqual(expect.arrayContaining(["detector:repo-made-public", "severity:high"]));
     expect(store.listFindings().map((f) => [f.fingerprint, f.issueNumber])).toEqual([["repo-made-public:acme/payments", 12]]);
+  });
+});
+
+describe("the list of installations", () => {
+  it("is asked of GitHub at most every 10 minutes, not on every one-minute tick", async () => {
+    let now = T0;
+    let asked = 0;
+    const ticking = new Jobs({
+      runtime,
+      log: silentLog,
+      poller: null,
+      octokitFor: async () => new Octokit({ auth: "ghs_test" }) as unknown as OctokitLike,
+      alertFlushMs: 60_000,
+      now: () => now,
+      listInstallations: async () => {
+        asked += 1;
+        return [];
+      },
+    });
+    for (let minute = 0; minute < 15; minute++) {
+      await ticking.tickOrgs();
+      now += 60_000;
+    }
+    expect(asked).toBe(2);
   });
 });

@@ -6,6 +6,7 @@ import type { OctokitLike } from "../../src/github/octokit.js";
 import { MEMORY } from "../../src/store/open.js";
 import { Store } from "../../src/store/store.js";
 import { DAY, T0, makeConfig, makeEvent } from "../helpers/engine.js";
+import { silentLog } from "../helpers/github.js";
 
 let store: Store;
 let runtime: Runtime;
@@ -82,7 +83,7 @@ describe("Runtime.pruneHistory", () => {
     const later = T0 + (HISTORY_DAYS + 5) * DAY;
     const aged = new Runtime({
       store,
-      log: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
+      log: silentLog,
       octokitFor: async () => {
         throw new Error("no GitHub in this test");
       },
@@ -126,6 +127,14 @@ describe("Runtime.acceptDelivery", () => {
     expect(transactions).toHaveBeenCalledTimes(1);
     expect(runtime.counters).toMatchObject({ deliveries: 2, duplicates: 1 });
     expect(await runtime.acceptDelivery("push", "d-2", push)).toBe(false);
+  });
+
+  it("reloads the org's config after a push to its .github repository, and only then", async () => {
+    const invalidate = vi.spyOn(runtime.configs, "invalidate");
+    await runtime.acceptDelivery("push", "d-api", push);
+    expect(invalidate).not.toHaveBeenCalled();
+    await runtime.acceptDelivery("push", "d-config", { ...push, repository: { ...push.repository, full_name: "acme/.github", name: ".github" } });
+    expect(invalidate).toHaveBeenCalledWith("acme");
   });
 
   it("rejects (the webhook answers 5xx, GitHub can redeliver) when the delivery cannot be stored", async () => {

@@ -3,10 +3,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import nock from "nock";
-import { ProbotOctokit } from "probot";
 import { afterEach, describe, expect, it } from "vitest";
 import { closest, fetchOrgConfigText, parseConfigText, type ConfigProblem } from "../../src/config/load.js";
 import { defaultConfig } from "../../src/config/schema.js";
+import { testOctokit } from "../helpers/github.js";
 
 const EXAMPLE = path.resolve(import.meta.dirname, "../../docs/exfil-monitor.example.yml");
 
@@ -174,7 +174,7 @@ describe("closest", () => {
 describe("fetchOrgConfigText", () => {
   const FILE_PATH = "/repos/acme/.github/contents/.github%2Fexfil-monitor.yml";
   const octokit = () =>
-    new ProbotOctokit({ auth: { token: "test" }, retry: { enabled: false }, throttle: { enabled: false } });
+    testOctokit();
 
   afterEach(() => {
     nock.cleanAll();

@@ -1,13 +1,13 @@
 // ConfigService: per-org cache, the last good config kept in force while the file is broken, one report per
 // distinct problem set, and fetch failures that are logged but never reported as config problems.
 import nock from "nock";
-import { ProbotOctokit } from "probot";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ConfigService, problemSetKey, type ConfigProblemNotice } from "../../src/config/service.js";
 import { defaultConfig } from "../../src/config/schema.js";
 import { MEMORY } from "../../src/store/open.js";
 import { Store } from "../../src/store/store.js";
 import { MINUTE, T0 } from "../helpers/engine.js";
+import { silentLog, testOctokit } from "../helpers/github.js";
 
 const API = "https://api.github.com";
 const FILE_PATH = "/repos/acme/.github/contents/.github%2Fexfil-monitor.yml";
@@ -35,7 +35,7 @@ function setup(opts: { failReports?: number } = {}) {
     now: () => now,
     octokitFor: async (installationId) => {
       installations.push(installationId);
-      return new ProbotOctokit({ auth: { token: "test" }, retry: { enabled: false }, throttle: { enabled: false } });
+      return testOctokit();
     },
     onProblem: (p) => {
       if (failReports > 0) {
@@ -262,7 +262,7 @@ describe("ConfigService", () => {
     const store = Store.open(MEMORY);
     const service = new ConfigService({
       store,
-      log: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
+      log: silentLog,
       now: () => T0,
       octokitFor: async () => {
         throw new Error("installation suspended");

@@ -1,18 +1,18 @@
 import nock from "nock";
-import { ProbotOctokit } from "probot";
 import { describe, expect, it } from "vitest";
 import type { OctokitLike } from "../../src/github/octokit.js";
 import { accountCreatedAt } from "../../src/github/accounts.js";
 import { MEMORY } from "../../src/store/open.js";
 import { Store } from "../../src/store/store.js";
 import { DAY, T0 } from "../helpers/engine.js";
+import { testOctokit } from "../helpers/github.js";
 
 const API = "https://api.github.com";
 const CREATED = "2026-09-28T09:00:00Z";
 
 function setup() {
   const store = Store.open(MEMORY);
-  const octokit = new ProbotOctokit({ auth: { token: "test" }, retry: { enabled: false }, throttle: { enabled: false } });
+  const octokit = testOctokit();
   return { store, octokit: octokit as unknown as OctokitLike };
 }
 

@@ -2,7 +2,6 @@
 // miss nor repeat entries, orgs without the API, rate limits, 5xx backoff and the retention-gap notice.
 import Bottleneck from "bottleneck";
 import nock from "nock";
-import { ProbotOctokit } from "probot";
 import { describe, expect, it } from "vitest";
 import { AuditLogPoller, nextCursor, type AuditLogNotice } from "../../src/github/audit-log.js";
 import { rateLimitWaitMs } from "../../src/github/limiter.js";
@@ -10,6 +9,7 @@ import type { OrgEvent } from "../../src/events/types.js";
 import { MEMORY } from "../../src/store/open.js";
 import { Store } from "../../src/store/store.js";
 import { DAY, T0 } from "../helpers/engine.js";
+import { testOctokit } from "../helpers/github.js";
 
 const API = "https://api.github.com";
 const ROUTE = "/orgs/acme/audit-log";
@@ -76,7 +76,7 @@ function setup(opts: { store?: Store; now?: number } = {}) {
       notices.push(n);
     },
   });
-  const octokit = new ProbotOctokit({ auth: { token: "test" }, retry: { enabled: false }, throttle: { enabled: false } });
+  const octokit = testOctokit();
   return {
     store,
     poller,

@@ -1,5 +1,4 @@
 import nock from "nock";
-import { ProbotOctokit } from "probot";
 import { afterEach, describe, expect, it } from "vitest";
 import { fromWebhook } from "../../src/events/from-webhook.js";
 import type { OrgEvent } from "../../src/events/types.js";
@@ -8,11 +7,12 @@ import { MEMORY } from "../../src/store/open.js";
 import { Store } from "../../src/store/store.js";
 import { T0, makeEvent } from "../helpers/engine.js";
 import { webhookFixture } from "../helpers/examples.js";
+import { testOctokit } from "../helpers/github.js";
 
 const API = "https://api.github.com";
 
 function octokit() {
-  return new ProbotOctokit({ auth: { token: "test" }, retry: { enabled: false }, throttle: { enabled: false } });
+  return testOctokit();
 }
 
 function memberAdded(): OrgEvent {

@@ -1,11 +1,11 @@
 import nock from "nock";
-import { ProbotOctokit } from "probot";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { OrgEvent } from "../../src/events/types.js";
 import { sweepInventory } from "../../src/hunt/inventory.js";
 import { MEMORY } from "../../src/store/open.js";
 import { Store } from "../../src/store/store.js";
 import { HOUR, T0 } from "../helpers/engine.js";
+import { testOctokit } from "../helpers/github.js";
 
 const API = "https://api.github.com";
 const repo = (id: number, name: string, visibility = "private") => ({
@@ -21,7 +21,7 @@ const query = (page: number) => ({ type: "all", per_page: "100", page: String(pa
 
 let store: Store;
 const octokit = () =>
-  new ProbotOctokit({ auth: { token: "test" }, retry: { enabled: false }, throttle: { enabled: false } });
+  testOctokit();
 const sweep = (now: number) => sweepInventory({ octokit: octokit(), store, org: "acme", installationId: 7, now });
 /** What the app does with a sweep's events: store them, so the next sweep does not hand them back. */
 const accept = (events: OrgEvent[]) => {

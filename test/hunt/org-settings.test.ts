@@ -1,11 +1,11 @@
 import nock from "nock";
-import { ProbotOctokit } from "probot";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { OrgEvent } from "../../src/events/types.js";
 import { sweepOrgSettings } from "../../src/hunt/org-settings.js";
 import { MEMORY } from "../../src/store/open.js";
 import { Store } from "../../src/store/store.js";
 import { HOUR, T0, makeEngine } from "../helpers/engine.js";
+import { testOctokit } from "../helpers/github.js";
 
 const API = "https://api.github.com";
 const org = (fork: boolean) => ({
@@ -19,7 +19,7 @@ const org = (fork: boolean) => ({
 let store: Store;
 const sweep = (now: number) =>
   sweepOrgSettings({
-    octokit: new ProbotOctokit({ auth: { token: "test" }, retry: { enabled: false }, throttle: { enabled: false } }),
+    octokit: testOctokit(),
     store,
     org: "acme",
     installationId: 7,

@@ -10,6 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { z } from "zod";
+import { CONFIG_LIMITS } from "../src/config/load.js";
 import { configSchema } from "../src/config/schema.js";
 import { DETECTORS } from "../src/detectors/index.js";
 import type { Detector } from "../src/detectors/types.js";
@@ -144,6 +145,17 @@ export function renderDocs(schema: JsonSchema = buildJsonSchema()): string {
     "below has its default. An unknown key, a wrong type or a YAML error is reported as an issue in the alerts",
     "repository, naming the key and its line; until it is fixed the last version that loaded without errors stays",
     "in force (or the defaults).",
+    "",
+    "Whoever can push to the `.github` repository can change what exfil-monitor watches. A new version that watches",
+    "less than the one in force (`mode: dry-run`, a detector turned off or its severity lowered, a threshold",
+    "loosened, an allowlist entry added, `alerts.min_severity` raised, `alerts.repo` changed, a mention removed) is",
+    "announced by an issue in the alerts repository, naming who pushed it, the commit and each change; when",
+    "`alerts.repo` changed, the repository it replaced gets the issue too. An org's first file is compared with the",
+    "defaults, and these notices are filed in dry-run mode too: dry-run silences findings, not the app's own notices.",
+    "",
+    `The file is read within limits far above what a config needs (the commented example is 3 KB): at most`,
+    `${CONFIG_LIMITS.bytes / 1024} KB, ${CONFIG_LIMITS.tokens.toLocaleString("en-US")} YAML tokens, ${CONFIG_LIMITS.keys} keys, ${CONFIG_LIMITS.aliases} aliases and ${CONFIG_LIMITS.aliases} anchors, ${CONFIG_LIMITS.depth} levels of nesting.`,
+    "A file beyond them is reported as a config error, like an allowlist entry that matches almost anything.",
     "",
     "A commented example is in [`docs/exfil-monitor.example.yml`](exfil-monitor.example.yml). For completion and",
     "checks in your editor, point the YAML plugin at `schema/exfil-monitor.schema.json`, for example with a first",

@@ -1,5 +1,7 @@
 // The Probot app: wiring only. Webhooks go to the runtime, which answers fast and does the slow work in
-// the background; /health is served beside the webhook route; periodic jobs poll and sweep.
+// the background; /health is served beside the webhook route; periodic jobs poll and sweep. Over HTTP,
+// deliveries come through our own webhook route (app/webhook-route.ts), which must run before Probot's
+// webhook middleware: app/server.ts, and Probot's createNodeMiddleware, run added handlers first.
 import type { ApplicationFunction, ApplicationFunctionOptions, Probot } from "probot";
 import type { OctokitLike } from "./github/octokit.js";
 import { readEnv, type AppEnv } from "./config/env.js";
@@ -8,6 +10,7 @@ import { Store } from "./store/store.js";
 import { healthHandler } from "./app/health.js";
 import { Jobs, type OrgInstallation } from "./app/jobs.js";
 import { Runtime } from "./app/runtime.js";
+import { webhookRoute } from "./app/webhook-route.js";
 
 export interface AppOptions {
   /** Defaults to the database at DATABASE_PATH. */
@@ -36,11 +39,21 @@ export function createApp(options: AppOptions = {}): ApplicationFunction {
       ...(options.alertWriteSpacingMs !== undefined ? { alertWriteSpacingMs: options.alertWriteSpacingMs } : {}),
     });
 
+    // Events handed over without HTTP (Probot's receive()); their raw body is not known.
     app.onAny(async (context) => {
       await runtime.acceptDelivery(context.name, context.id, context.payload);
     });
 
     try {
+      appOptions.addHandler(
+        webhookRoute({
+          path: env.webhookPath,
+          secret: env.webhookSecret,
+          log: app.log,
+          accept: (name, id, payload, raw) => runtime.acceptDelivery(name, id, payload, raw),
+          counters: runtime.counters,
+        }),
+      );
       appOptions.addHandler(healthHandler(runtime));
     } catch (err) {
       // Loaded without an HTTP server (probot.receive in tests): there is no route to add.

@@ -1,8 +1,10 @@
 // `npm start`: loads `.env`, checks our own environment variables first (one message listing every
-// problem), then hands over to Probot, which serves the setup page when the app is not registered yet.
+// problem), then serves the app (app/server.ts). Until the app is registered, Probot's run() serves its
+// setup page instead (and, with NODE_ENV=production, refuses to start).
 import fs from "node:fs";
 import { run } from "probot";
-import { readEnv } from "./config/env.js";
+import { readEnv, type AppEnv } from "./config/env.js";
+import { startServer } from "./app/server.js";
 import { createApp } from "./index.js";
 
 // Probot loads `.env` only inside run(); our variables are read before that, so load it here first.
@@ -10,8 +12,15 @@ if (fs.existsSync(".env")) process.loadEnvFile(".env");
 
 try {
   const env = readEnv();
-  await run(createApp({ env }));
+  if (registered(env)) await startServer(createApp({ env }), env);
+  else await run(createApp({ env }));
 } catch (err) {
   console.error(err instanceof Error ? err.message : err);
   process.exit(1);
+}
+
+/** Probot's own test: an app id and a private key (PRIVATE_KEY, PRIVATE_KEY_PATH, or a .pem file here). */
+function registered(env: AppEnv): boolean {
+  if (env.appId === undefined) return false;
+  return env.privateKey !== undefined || env.privateKeyPath !== undefined || fs.readdirSync(".").some((f) => f.endsWith(".pem"));
 }

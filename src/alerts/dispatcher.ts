@@ -2,7 +2,8 @@
 // Nothing is lost: a finding stays pending in the store until GitHub has confirmed its issue or comment, so
 // an outage, a missing repository or a rate limit only delays it to a later flush. A crash between "GitHub
 // created the issue" and "the store recorded it" is recovered by finding the issue's hidden marker instead
-// of filing a duplicate. The same path files notices (config errors, operational problems), once each.
+// of filing a duplicate. The same path files notices (config errors and changes, operational problems), once
+// each, in dry-run mode too.
 import type { Config } from "../config/schema.js";
 import { detectorById } from "../detectors/index.js";
 import { SEVERITIES, atLeast, raiseSeverity } from "../detectors/severity.js";
@@ -11,7 +12,7 @@ import { httpFailure, isRateLimited, type HttpFailure } from "../github/limiter.
 import type { FindingRow, Store } from "../store/store.js";
 import type { OctokitLike } from "../github/octokit.js";
 import type { Logger } from "../log.js";
-import { inert } from "./inert.js";
+import { inert, inertTitle, showInvisible } from "./inert.js";
 import { fingerprintMarker, noticeLabels, renderComment, renderIssue, renderNotice, shownSeq } from "./render.js";
 
 export type AlertLogger = Logger;
@@ -37,6 +38,8 @@ export interface Notice {
   /** Quoted text (a config file), shown in a code fence it cannot break out of. */
   quote?: string;
   quoteLang?: string;
+  /** File it in this repository of the org, not the `alerts.repo` in force (the one a config change replaced). */
+  repo?: string;
 }
 
 export interface AlertDispatcherOptions {
@@ -116,8 +119,6 @@ export class AlertDispatcher {
   private busy = false;
   /** Last problem logged per org (missing or public repository): repeated runs log it at debug only. */
   private readonly orgProblems = new Map<string, string>();
-  /** Notices dry-run mode has already logged in this process. */
-  private readonly dryRunNotices = new Set<string>();
 
   constructor(opts: AlertDispatcherOptions) {
     this.store = opts.store;
@@ -190,7 +191,14 @@ export class AlertDispatcher {
       if (this.store.configReport(notice.org, notice.key)?.issueNumber != null) return;
       const rendered = renderNotice(notice);
       this.store.saveNotice(
-        { org: notice.org, key: notice.key, installationId: notice.installationId, title: rendered.title, body: rendered.body },
+        {
+          org: notice.org,
+          key: notice.key,
+          installationId: notice.installationId,
+          title: rendered.title,
+          body: rendered.body,
+          repo: notice.repo ?? null,
+        },
         this.now(),
       );
       if (this.busy) {
@@ -297,8 +305,11 @@ export class AlertDispatcher {
       work.push(item);
     }
     if (config.mode === "dry-run") {
-      this.dryRun(org, config, work, notices, result);
-      return;
+      // Dry-run silences findings, never the app's own notices (config changes and errors, audit log not
+      // available, polling gaps): those say how well the org is watched, and dry-run is one of the things
+      // they must be able to report.
+      this.dryRun(org, config, work, result);
+      work.length = 0;
     }
     if (work.length === 0 && notices.length === 0) return;
 
@@ -312,7 +323,17 @@ export class AlertDispatcher {
     }
     const repo = config.alerts.repo;
     const target = `${org}/${repo}`;
-    if (!(await this.alertsRepoUsable(octokit, org, repo, work.length + notices.length))) {
+    // A notice that names its repository (the one a config change moved the alerts away from) goes there.
+    const elsewhere = new Map<string, PendingNotice[]>();
+    const here: PendingNotice[] = [];
+    for (const n of notices) {
+      if (n.repo === null || n.repo.toLowerCase() === repo.toLowerCase()) here.push(n);
+      else elsewhere.set(n.repo.toLowerCase(), [...(elsewhere.get(n.repo.toLowerCase()) ?? []), n]);
+    }
+    for (const group of elsewhere.values()) await this.fileNoticesIn(octokit, org, group[0]!.repo!, group);
+    notices = here;
+    if (work.length === 0 && notices.length === 0) return;
+    if ((await this.alertsRepoUsable(octokit, org, repo, work.length + notices.length)) !== "usable") {
       result.pending += work.length;
       return;
     }
@@ -358,7 +379,30 @@ export class AlertDispatcher {
     return f.issueNumber === null && f.actor !== null && f.raisedReason === null && !f.actorChecked;
   }
 
-  private dryRun(org: string, config: Config, work: QueueItem[], notices: PendingNotice[], result: FlushResult): void {
+  /**
+   * Files notices in a repository other than the `alerts.repo` in force (the one a config change replaced),
+   * once it is checked to be private. A repository that does not exist (any more) has nobody reading it: its
+   * notices are dropped rather than retried for ever; the copy in the repository in force remains.
+   */
+  private async fileNoticesIn(octokit: OctokitLike, org: string, repo: string, notices: PendingNotice[]): Promise<void> {
+    const state = await this.alertsRepoUsable(octokit, org, repo, notices.length);
+    if (state === "missing") {
+      for (const n of notices) this.store.dropNotice(n.org, n.key);
+      this.log.warn({ org, repo: `${org}/${repo}`, keys: notices.map((n) => n.key) }, "notice for a former alerts repository dropped: that repository does not exist");
+    }
+    if (state !== "usable") return;
+    for (const n of notices) {
+      try {
+        await this.fileNotice(octokit, org, repo, n);
+      } catch (err) {
+        const message = failureMessage(httpFailure(err), `${org}/${repo}`);
+        this.store.markNoticeError(n.org, n.key, message);
+        this.log.error({ err, org, key: n.key }, `${message}; the notice is kept and retried on the next flush`);
+      }
+    }
+  }
+
+  private dryRun(org: string, config: Config, work: QueueItem[], result: FlushResult): void {
     const target = `${org}/${config.alerts.repo}`;
     for (const item of work) {
       if (item.dryRunSeq >= item.maxSeq) continue;
@@ -383,19 +427,13 @@ export class AlertDispatcher {
       this.store.markDryRunLogged(f.id, item.maxSeq);
       result.dryRun += 1;
     }
-    for (const n of notices) {
-      const k = `${n.org.toLowerCase()}\u0000${n.key}`;
-      if (this.dryRunNotices.has(k)) continue;
-      this.dryRunNotices.add(k);
-      this.log.warn({ org, key: n.key, repo: target, title: n.title }, "dry-run: would file this notice");
-    }
   }
 
   /**
    * GET the alerts repository once per org and run. Missing: say how to fix it. Not private: refuse, because
    * filing there would publish the alert (and anyone who can read it, the insider included, would see it).
    */
-  private async alertsRepoUsable(octokit: OctokitLike, org: string, repo: string, waiting: number): Promise<boolean> {
+  private async alertsRepoUsable(octokit: OctokitLike, org: string, repo: string, waiting: number): Promise<"usable" | "missing" | "unusable"> {
     const target = `${org}/${repo}`;
     let data: unknown;
     try {
@@ -410,10 +448,10 @@ export class AlertDispatcher {
           { org, repo: target, waiting },
           `alerts repository ${target} not found: create it as a PRIVATE repository and install the app on it, or set alerts.repo in .github/exfil-monitor.yml of ${org}/.github; ${waiting} alert(s) stay pending and are filed once it exists`,
         );
-      } else {
-        this.log.error({ err, org, repo: target, waiting }, `${failureMessage(f, target)}; alerts stay pending`);
+        return "missing";
       }
-      return false;
+      this.log.error({ err, org, repo: target, waiting }, `${failureMessage(f, target)}; alerts stay pending`);
+      return "unusable";
     }
     const r = (typeof data === "object" && data !== null ? data : {}) as { private?: unknown; visibility?: unknown };
     if (r.private !== true || r.visibility === "public" || r.visibility === "internal") {
@@ -425,10 +463,10 @@ export class AlertDispatcher {
         { org, repo: target, waiting },
         `REFUSED to file alerts in ${target}: the repository is ${what}, so filing would publish the alert. Make ${target} private, or set alerts.repo in .github/exfil-monitor.yml of ${org}/.github to a private repository; ${waiting} alert(s) stay pending`,
       );
-      return false;
+      return "unusable";
     }
     this.orgProblems.delete(org.toLowerCase());
-    return true;
+    return "usable";
   }
 
   private problem(org: string, kind: string, level: "warn" | "error", obj: object, msg: string): void {
@@ -590,8 +628,11 @@ export class AlertDispatcher {
 
   private async fileNotice(octokit: OctokitLike, org: string, repo: string, n: PendingNotice): Promise<void> {
     if (this.store.configReport(n.org, n.key)?.issueNumber != null) return;
+    // Stored rendered; escaped again (a no-op on text rendered by this version) for rows an older one stored.
+    const title = inertTitle(n.title);
+    const body = showInvisible(n.body, { keepLines: true });
     const res = await this.paced(() =>
-      send(octokit, "POST /repos/{owner}/{repo}/issues", { owner: org, repo, title: n.title, body: n.body, labels: noticeLabels(n.key) }),
+      send(octokit, "POST /repos/{owner}/{repo}/issues", { owner: org, repo, title, body, labels: noticeLabels(n.key) }),
     );
     const number = (res.data as { number?: unknown } | null)?.number;
     if (typeof number !== "number") throw new Error(`GitHub created a notice issue in ${org}/${repo} but its answer had no issue number`);

@@ -2,11 +2,14 @@
 // into its issue. Pure: no I/O, no clock. Every value that came from outside exfil-monitor (summaries built
 // from repo names, logins, evidence keys and values) goes through inert()/inertTitle(), so an attacker who
 // names a branch `@everyone` or `<img onerror=…>` gets a harmless code span, never a ping, a link or HTML.
+// Each finished title, body and label also passes through showInvisible() (inert.ts), so an invisible or
+// bidirectional character that reached the text any other way (a notice's wording, a label from the config)
+// is shown escaped too.
 import { createHash } from "node:crypto";
 import type { Config } from "../config/schema.js";
 import type { Detector } from "../detectors/types.js";
 import type { EvidenceRow, FindingRow } from "../store/store.js";
-import { inert, inertTitle } from "./inert.js";
+import { inert, inertTitle, showInvisible, truncate } from "./inert.js";
 
 /** Rows shown in one evidence table; the database keeps all of them. */
 export const MAX_EVIDENCE_ROWS = 50;
@@ -111,7 +114,8 @@ export interface RenderIssueInput {
 
 export function issueLabels(finding: FindingRow, config: Config): string[] {
   const labels = ["exfil-monitor", `severity:${finding.severity}`, `detector:${finding.detector}`, ...config.alerts.labels];
-  return [...new Set(labels.map((l) => l.slice(0, 50)))];
+  // GitHub creates a label that does not exist yet under exactly this name; 50 characters is its limit.
+  return [...new Set(labels.map((l) => truncate(showInvisible(l), 50)))];
 }
 
 export function renderIssue(input: RenderIssueInput): { title: string; body: string; labels: string[] } {
@@ -168,7 +172,7 @@ export function renderIssue(input: RenderIssueInput): { title: string; body: str
   // Evidence sits after the summary table and before the warning sign, where a reader expects it.
   const withEvidence = [...parts.slice(0, 4), `## Evidence\n\n${section}`, ...parts.slice(4)];
   const body = withEvidence.join("\n\n") + (tail ? `\n\n${tail}` : "");
-  return { title, body, labels: issueLabels(finding, config) };
+  return { title, body: showInvisible(body, { keepLines: true }), labels: issueLabels(finding, config) };
 }
 
 export interface RenderCommentInput {
@@ -184,7 +188,9 @@ export function renderComment(input: RenderCommentInput): string {
   const head = `**${n} new ${n === 1 ? "event" : "events"}** for this finding. Severity now **${finding.severity}**, ${finding.count} events in all, last seen ${iso(finding.lastSeen)}.`;
   const repos = finding.repos.length > 0 ? `\n\nRepositories: ${finding.repos.map((r) => inert(r, 140)).join(", ")}` : "";
   const fixed = `${head}${repos}`;
-  return `${seqMarker(evidence)}\n${fixed}\n\n${evidenceSection(evidence, MAX_BODY - fixed.length - 100)}`;
+  return showInvisible(`${seqMarker(evidence)}\n${fixed}\n\n${evidenceSection(evidence, MAX_BODY - fixed.length - 100)}`, {
+    keepLines: true,
+  });
 }
 
 export interface NoticeInput {
@@ -199,18 +205,25 @@ export interface NoticeInput {
 }
 
 export function noticeLabels(key: string): string[] {
-  return ["exfil-monitor", key.startsWith("config:") ? "config-error" : "exfil-monitor-notice"];
+  if (key.startsWith("config:")) return ["exfil-monitor", "config-error"];
+  if (key.startsWith("config-change:")) return ["exfil-monitor", "config-change"];
+  return ["exfil-monitor", "exfil-monitor-notice"];
 }
 
 export function renderNotice(n: NoticeInput): { title: string; body: string; labels: string[] } {
   const marker = `<!-- exfil-monitor:notice:${createHash("sha256").update(`${n.org}\u0000${n.key}`).digest("hex")} -->`;
-  const body = n.body.slice(0, 20_000);
+  // Escaped before it is cut: a body of invisible characters grows up to ten times when shown.
+  const body = truncate(showInvisible(n.body, { keepLines: true }), 20_000);
   const parts = [marker, body];
   if (n.quote !== undefined) {
     // Cut before fencing, so the fence is measured on exactly what is shown; even a quote that is all
     // backticks (fence twice its length) then fits GitHub's 65,536-character limit.
-    parts.push(fenced(n.quote.slice(0, 20_000), n.quoteLang ?? "yaml"));
+    parts.push(fenced(truncate(showInvisible(n.quote, { keepLines: true }), 20_000), n.quoteLang ?? "yaml"));
   }
   parts.push("_Filed once by exfil-monitor; close this issue when it is fixed._");
-  return { title: inertTitle(`exfil-monitor: ${n.title}`), body: parts.join("\n\n"), labels: noticeLabels(n.key) };
+  return {
+    title: inertTitle(`exfil-monitor: ${n.title}`),
+    body: showInvisible(parts.join("\n\n"), { keepLines: true }),
+    labels: noticeLabels(n.key),
+  };
 }

@@ -1,5 +1,6 @@
 // GET /health: answers 200 when the app and its database are up, 503 otherwise, with counters an operator
-// can watch (deliveries, redeliveries ignored, detector failures).
+// can watch (deliveries, redeliveries ignored, webhook requests refused, delivery ids seen with a different
+// body, detector failures).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Runtime } from "./runtime.js";
 

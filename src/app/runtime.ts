@@ -45,16 +45,29 @@ const DAY_MS = 24 * 60 * 60_000;
 /** Events whose handling needs a GitHub lookup before the detectors can judge them. */
 const NEEDS_ENRICHMENT = new Set(["member.added", "member.edited"]);
 
+/** The request body exactly as received over HTTP: the bytes the signature covers. */
+export interface RawBody {
+  /** sha256 of the raw bytes, hex. */
+  sha256: string;
+  bytes: number;
+  /** The bytes as UTF-8 text, stored only when the delivery id was seen with another body. */
+  text: string;
+}
+
 /** A delivery waiting for the intake transaction. */
 interface Intake {
   name: string;
   id: string;
   payload: unknown;
+  raw: RawBody | undefined;
   receivedAt: number;
   events: OrgEvent[];
   done: (fresh: boolean) => void;
   fail: (err: unknown) => void;
 }
+
+/** What the intake transaction found for one delivery: new, a redelivery, or a known id with another body. */
+type IntakeOutcome = { kind: "fresh" } | { kind: "redelivery" } | { kind: "conflict"; firstSha256: string };
 
 /** A drain starts this long after the first kick, so events arriving together are judged in one batch. */
 const DRAIN_DELAY_MS = 5;
@@ -73,8 +86,11 @@ export class Runtime {
   private evidenceAdded = false;
   private flushedOnce = false;
   private lastStateExpiry = 0;
-  /** Deliveries accepted since start, and redeliveries ignored: for /health. */
-  readonly counters = { deliveries: 0, duplicates: 0, events: 0, processingErrors: 0 };
+  /**
+   * For /health: deliveries accepted since start, redeliveries ignored, known delivery ids that came with a
+   * different body (kept as evidence), and webhook requests refused before they reached the runtime.
+   */
+  readonly counters = { deliveries: 0, duplicates: 0, conflicts: 0, refused: 0, events: 0, processingErrors: 0 };
 
   constructor(opts: RuntimeOptions) {
     this.store = opts.store;
@@ -108,14 +124,16 @@ export class Runtime {
    * The webhook path: remember the delivery, normalize, store, and resolve once it is committed. Deliveries
    * arriving in the same turn of the event loop share one transaction (group commit): the answer still goes
    * out only after the delivery is durable, and everything slow happens in `drain()` after the 2xx.
-   * Resolves false for a delivery id seen before (GitHub redelivery): nothing changes.
+   * Resolves false for a delivery id seen before (GitHub redelivery): nothing changes, unless `raw` shows a
+   * different body than the first time, which is logged and kept as evidence (still not processed).
    */
-  acceptDelivery(name: string, id: string, payload: unknown): Promise<boolean> {
+  acceptDelivery(name: string, id: string, payload: unknown, raw?: RawBody): Promise<boolean> {
     const receivedAt = this.now();
     const entry: Intake = {
       name,
       id,
       payload,
+      raw,
       receivedAt,
       events: fromWebhook({ name, id, payload, receivedAt }),
       done: () => {},
@@ -133,20 +151,38 @@ export class Runtime {
   private commitIntake(): void {
     const batch = this.intake;
     this.intake = [];
-    let fresh: boolean[];
+    let outcomes: IntakeOutcome[];
     try {
-      fresh = this.store.transaction(() =>
-        batch.map((d) => {
+      outcomes = this.store.transaction(() =>
+        batch.map((d): IntakeOutcome => {
           const delivery = {
             id: d.id,
             name: d.name,
             action: readAction(d.payload),
             installationId: readInstallationId(d.payload),
             receivedAt: d.receivedAt,
+            bodySha256: d.raw?.sha256 ?? null,
           };
-          if (!this.store.recordDelivery(delivery)) return false;
-          for (const e of d.events) this.store.addEvent(e);
-          return true;
+          if (this.store.recordDelivery(delivery)) {
+            for (const e of d.events) this.store.addEvent(e);
+            return { kind: "fresh" };
+          }
+          // Known id. Only an id whose first body was recorded can be compared (not one stored before
+          // migration 0006, nor one handed over without its raw body).
+          const firstSha256 = d.raw ? this.store.deliveryBodySha256(d.id) : null;
+          if (!d.raw || !firstSha256 || firstSha256 === d.raw.sha256) return { kind: "redelivery" };
+          this.store.recordDeliveryConflict({
+            deliveryId: d.id,
+            name: d.name,
+            action: delivery.action,
+            installationId: delivery.installationId,
+            firstBodySha256: firstSha256,
+            bodySha256: d.raw.sha256,
+            bodyBytes: d.raw.bytes,
+            body: d.raw.text,
+            receivedAt: d.receivedAt,
+          });
+          return { kind: "conflict", firstSha256 };
         }),
       );
     } catch (err) {
@@ -156,17 +192,25 @@ export class Runtime {
     }
     let events = 0;
     batch.forEach((d, i) => {
-      if (!fresh[i]) {
+      const outcome = outcomes[i] ?? { kind: "redelivery" };
+      if (outcome.kind === "redelivery") {
         this.counters.duplicates += 1;
         this.log.debug({ delivery: d.id, event: d.name }, "redelivery of a known delivery ignored");
+      } else if (outcome.kind === "conflict") {
+        // Only the webhook secret signs a body, so this is GitHub misbehaving or the secret in other hands.
+        this.counters.conflicts += 1;
+        this.log.warn(
+          { delivery: d.id, event: d.name, bytes: d.raw?.bytes, firstSha256: outcome.firstSha256, sha256: d.raw?.sha256 },
+          "delivery id seen again with a different body: not processed, kept as evidence in delivery_conflicts",
+        );
       } else {
         this.counters.deliveries += 1;
         this.counters.events += d.events.length;
         events += d.events.length;
         const org = readOrg(d.payload);
-        if (d.name === "push" && org && readRepoName(d.payload) === ".github") this.configs.invalidate(org);
+        if (d.name === "push" && org && readRepoName(d.payload) === ".github") this.configs.pushed(org, d.payload);
       }
-      d.done(fresh[i] === true);
+      d.done(outcome.kind === "fresh");
     });
     if (events > 0) this.kick();
   }

@@ -9,10 +9,10 @@ import path from "node:path";
 import { defaultConfig, type Config } from "../config/schema.js";
 import { severityRank, type Severity } from "../detectors/severity.js";
 import { Engine, type EngineLogger } from "../engine/engine.js";
-import { fromAuditLog } from "../events/from-audit-log.js";
+import { fromAuditLog, timeProblem } from "../events/from-audit-log.js";
 import type { OrgEvent } from "../events/types.js";
 import { Store, type FindingRow } from "../store/store.js";
-import { readAuditLogBatches, type AuditLogFormat } from "./read-audit-log.js";
+import { readAuditLogBatches, UnreadableInput, type AuditLogFormat } from "./read-audit-log.js";
 
 export interface AnalyzeOptions {
   config?: Config;
@@ -59,6 +59,13 @@ export interface FileSummary {
    * expect oldest first, so the CLI warns.
    */
   newestFirst: boolean;
+  /** Audit events read from this file. */
+  events: number;
+  /**
+   * Why the file was not read to its end or gave no audit event, as a sentence naming it; absent when it
+   * was read in full. Any such file leaves the run's result incomplete, which the CLI says (exit code 2).
+   */
+  problem?: string;
 }
 
 export interface BadLine {
@@ -80,12 +87,16 @@ export interface FindingOutput {
   severity: Severity;
   summary: string;
   actor?: string;
+  /** Every org whose entries the finding holds: one, except for one enterprise's orgs (`business`). */
+  orgs: string[];
   repos: string[];
   first_seen: string;
   last_seen: string;
   count: number;
   evidence: EvidenceOutput[];
   fingerprint: string;
+  /** What the fingerprint is unique within: `org:<login>` or `business:<slug>`. */
+  scope: string;
   raised_reason?: string;
 }
 
@@ -121,6 +132,8 @@ const LOG_NAME = /\.(json|jsonl|ndjson|csv|log|gz)$/i;
  */
 export function expandInputs(inputs: readonly string[]): string[] {
   const out: string[] = [];
+  // Every path at fault is named at once, so a scheduled job's list is fixed in one go.
+  const faults: string[] = [];
   for (const input of inputs) {
     if (input === "-") {
       out.push(input);
@@ -130,7 +143,8 @@ export function expandInputs(inputs: readonly string[]): string[] {
     try {
       stat = fs.statSync(input);
     } catch (err) {
-      throw new InputError(`cannot read ${input}: ${reasonOf(err)}`);
+      faults.push(`cannot read ${input}: ${reasonOf(err)}`);
+      continue;
     }
     if (!stat.isDirectory()) {
       out.push(input);
@@ -138,10 +152,11 @@ export function expandInputs(inputs: readonly string[]): string[] {
     }
     const found = listLogFiles(input);
     if (found.length === 0) {
-      throw new InputError(`${input} is a directory with no audit-log files (.json, .jsonl, .csv, .log, .gz) under it`);
+      faults.push(`${input} is a directory with no audit-log files (.json, .jsonl, .csv, .log, .gz) under it`);
     }
     out.push(...found);
   }
+  if (faults.length > 0) throw new InputError(faults.join("; "));
   return out;
 }
 
@@ -165,11 +180,34 @@ export function reasonOf(err: unknown): string {
   return e instanceof Error ? e.message : String(err);
 }
 
+/** The sentence for a file that broke part-way, or before anything could be read from it. */
+function stoppedProblem(source: string, err: unknown, line: number, events: number, items: number): string {
+  const file = source === "-" ? "standard input" : source;
+  const where = err instanceof UnreadableInput && err.line !== undefined ? err.line : line;
+  if (events === 0 && items === 0) return `cannot read ${file}: ${reasonOf(err)}${where > 1 ? ` (line ${where})` : ""}`;
+  return `${file} was read only in part: reading stopped at line ${where}, after ${count(events, "audit entry", "audit entries")}: ${reasonOf(err)}; the rest of the file is not in this result`;
+}
+
+/** The sentence for a file read to its end without a single audit event in it. */
+function emptyProblem(summary: FileSummary, items: number, first: BadLine | undefined): string {
+  const as = summary.format === "csv" ? "CSV" : summary.format === "json-array" ? "a JSON array" : "JSON lines";
+  let why: string;
+  if (summary.format === "empty") why = summary.gzip ? "it is empty once gunzipped" : "it is empty";
+  else if (!first) why = summary.format === "csv" ? "it holds a CSV header row and nothing else" : `it was read as ${as} with nothing in it`;
+  else why = `it was read as ${as}, and none of its ${count(items, "value")} is an audit event (line ${first.line}: ${first.reason})`;
+  return `${summary.file === "-" ? "standard input" : summary.file} has no audit entries: ${why}`;
+}
+
+function count(n: number, one: string, many = `${one}s`): string {
+  return `${n.toLocaleString("en-US")} ${n === 1 ? one : many}`;
+}
+
 /**
  * Reads every file in order, converts, stores and runs each new event through the enabled detectors, and
- * returns the findings this run touched. Bad lines are counted and never stop the run; a file that breaks
- * half-way (a truncated gzip) is reported as one bad line and the next file is read. Throws InputError
- * only for inputs that cannot be opened at all.
+ * returns the findings this run touched. Bad lines are counted and never stop the run. A file that breaks
+ * part-way (a truncated gzip, broken JSON structure), cannot be read, or gives no audit event at all gets a
+ * `problem` and the next file is read: the result is then incomplete, and the caller must say so. Throws
+ * InputError only for inputs that do not exist and a database that cannot be opened.
  */
 export async function analyzeFiles(inputs: readonly string[], opts: AnalyzeOptions = {}): Promise<AnalyzeResult> {
   const files = expandInputs(inputs);
@@ -200,6 +238,8 @@ export async function analyzeFiles(inputs: readonly string[], opts: AnalyzeOptio
   const engine = new Engine({
     store,
     now: opts.now,
+    // An export holds one owner's entries: an enterprise's orgs add up, unrelated orgs never do.
+    scope: "business",
     log: {
       error(obj, msg) {
         const id = (obj as { detector?: unknown }).detector;
@@ -220,7 +260,8 @@ export async function analyzeFiles(inputs: readonly string[], opts: AnalyzeOptio
     files: [],
     detectorFailures: failures,
   };
-  const touched = new Set<string>();
+  /** Ids of the findings that got evidence in this run. */
+  const touched = new Set<number>();
   let latest = Number.NEGATIVE_INFINITY;
   const bad = (file: string, line: number, reason: string) => {
     result.bad++;
@@ -247,7 +288,7 @@ export async function analyzeFiles(inputs: readonly string[], opts: AnalyzeOptio
         }
         result.processed++;
         for (const r of engine.process(event, config)) {
-          if (r.added) touched.add(r.finding.fingerprint);
+          if (r.added) touched.add(r.finding.id);
         }
       }
     });
@@ -258,10 +299,12 @@ export async function analyzeFiles(inputs: readonly string[], opts: AnalyzeOptio
     for (const file of files) {
       let pending: OrgEvent[] = [];
       let lastLine = 0;
+      let items = 0;
+      let firstBad: BadLine | undefined;
       let previousAt = Number.NaN;
       let forward = 0;
       let backward = 0;
-      const summary: FileSummary = { file, format: "empty", gzip: false, newestFirst: false };
+      const summary: FileSummary = { file, format: "empty", gzip: false, newestFirst: false, events: 0 };
       result.files.push(summary);
       try {
         const batches = readAuditLogBatches(file, {
@@ -272,19 +315,24 @@ export async function analyzeFiles(inputs: readonly string[], opts: AnalyzeOptio
             opts.onFile?.(file, format, gzip);
           },
         });
-        for await (const items of batches) {
-          for (const item of items) {
+        for await (const batch of batches) {
+          for (const item of batch) {
             lastLine = item.line;
+            items++;
             if ("bad" in item) {
+              firstBad ??= { file, line: item.line, reason: item.reason };
               bad(file, item.line, item.reason);
               continue;
             }
             const event = fromAuditLog(item.entry, { orgFallback });
             if (!event) {
-              bad(file, item.line, "no usable time (`@timestamp` or `created_at`)");
+              const reason = timeProblem(item.entry) ?? "not an audit event";
+              firstBad ??= { file, line: item.line, reason };
+              bad(file, item.line, reason);
               continue;
             }
             result.events++;
+            summary.events++;
             if (event.at > previousAt) forward++;
             else if (event.at < previousAt) backward++;
             previousAt = event.at;
@@ -303,9 +351,11 @@ export async function analyzeFiles(inputs: readonly string[], opts: AnalyzeOptio
         }
       } catch (err) {
         if (err instanceof InputError || err === storeFailure) throw err;
-        // The part read so far still counts; the rest of this file is lost and said so.
-        bad(file, lastLine + 1, `reading stopped: ${reasonOf(err)}`);
+        // The part read so far still counts (its findings are real), but the result must not pass for
+        // one over the whole file.
+        summary.problem = stoppedProblem(file, err, lastLine + 1, summary.events, items);
       }
+      if (!summary.problem && summary.events === 0) summary.problem = emptyProblem(summary, items, firstBad);
       if (pending.length > 0) runBatch(pending);
       summary.newestFirst = backward > forward;
     }
@@ -319,13 +369,14 @@ export async function analyzeFiles(inputs: readonly string[], opts: AnalyzeOptio
   }
 }
 
-function collect(store: Store, fingerprints: ReadonlySet<string>): FindingOutput[] {
+function collect(store: Store, ids: ReadonlySet<number>): FindingOutput[] {
   const rows: FindingRow[] = [];
-  for (const fp of fingerprints) {
-    const row = store.getFinding(fp);
+  for (const id of ids) {
+    const row = store.getFindingById(id);
     if (row) rows.push(row);
   }
-  rows.sort((a, b) => a.firstSeen - b.firstSeen || (a.fingerprint < b.fingerprint ? -1 : a.fingerprint > b.fingerprint ? 1 : 0));
+  const text = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  rows.sort((a, b) => a.firstSeen - b.firstSeen || text(a.scope, b.scope) || text(a.fingerprint, b.fingerprint));
   return rows.map((row) => toOutput(row, store));
 }
 
@@ -336,12 +387,14 @@ export function toOutput(row: FindingRow, store: Store): FindingOutput {
     severity: row.severity,
     summary: row.summary,
     ...(row.actor ? { actor: row.actor } : {}),
+    orgs: row.orgs,
     repos: row.repos,
     first_seen: new Date(row.firstSeen).toISOString(),
     last_seen: new Date(row.lastSeen).toISOString(),
     count: row.count,
     evidence: store.evidence(row.id).map((e) => ({ time: new Date(e.at).toISOString(), source: e.source, data: e.data })),
     fingerprint: row.fingerprint,
+    scope: row.scope,
     ...(row.raisedReason ? { raised_reason: row.raisedReason } : {}),
   };
 }

@@ -1,12 +1,14 @@
 // The `exfil-monitor` command line. `analyze` reads exported org audit logs offline and prints findings, with
 // the same detectors as the app. Exit codes: 0 done, 1 a finding at or above --fail-on, 2 a usage error or
-// an input that cannot be read (one line saying why, never a stack trace).
+// an input that cannot be read, or not in full (one line per file saying why, never a stack trace).
 import fs from "node:fs";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { parseConfigText } from "../config/load.js";
 import type { Config } from "../config/schema.js";
+import { inertJson, showInvisible, truncate } from "../alerts/inert.js";
 import { SEVERITIES, type Severity } from "../detectors/severity.js";
+import { parseTimestamp } from "../events/time.js";
 import { analyzeFiles, anyAtLeast, InputError, reasonOf, type AnalyzeResult, type FindingOutput } from "./analyze.js";
 
 export interface CliIo {
@@ -33,7 +35,9 @@ analyze reads exported org audit logs and prints what the detectors find. FILE m
 
 Options:
   --format table|json   table (the default on a terminal) or one JSON object per finding
-                        per line (the default otherwise)
+                        per line (the default otherwise). The table shows control,
+                        bidirectional and invisible characters escaped, as \\u{202E}; JSON
+                        keeps every value exact (such characters as \\uXXXX escapes)
   --config FILE         exfil-monitor.yml with thresholds and allowlists (default: built-in
                         defaults)
   --db PATH             SQLite file that keeps events, findings and detector windows, so a
@@ -43,7 +47,10 @@ Options:
   --fail-on SEVERITY    exit 1 when a finding is at or above low|medium|high|critical
   -h, --help            show this help
 
-Exit codes: 0 done, 1 findings at or above --fail-on, 2 usage error or unreadable input.
+Exit codes: 0 done, 1 findings at or above --fail-on, 2 usage error or an input that
+  could not be read, or not in full, or that holds no audit entry (one line per file on
+  standard error; findings from the rest are still printed, and the result is marked
+  incomplete). 2 wins over 1.
 `;
 
 class UsageError extends Error {}
@@ -63,16 +70,18 @@ export async function main(argv: readonly string[], io: CliIo = process): Promis
   try {
     return await run(argv, io);
   } catch (err) {
+    // Messages quote arguments, file names and file contents: shown with their invisible characters escaped.
+    const say = (text: string) => io.stderr.write(showInvisible(text, { keepLines: true }));
     if (err instanceof UsageError) {
-      io.stderr.write(`exfil-monitor: ${err.message}\nRun \`exfil-monitor --help\` for usage.\n`);
+      say(`exfil-monitor: ${err.message}\nRun \`exfil-monitor --help\` for usage.\n`);
       return EXIT_USAGE;
     }
     if (err instanceof InputError) {
-      io.stderr.write(`exfil-monitor: ${err.message}\n`);
+      say(`exfil-monitor: ${err.message}\n`);
       return EXIT_USAGE;
     }
     // Unexpected: still one line, with what the user can do about it.
-    io.stderr.write(`exfil-monitor: ${reasonOf(err)} (set DEBUG=exfil-monitor for details)\n`);
+    say(`exfil-monitor: ${reasonOf(err)} (set DEBUG=exfil-monitor for details)\n`);
     if (process.env.DEBUG?.includes("exfil-monitor") && err instanceof Error) io.stderr.write(`${err.stack}\n`);
     return EXIT_USAGE;
   }
@@ -171,14 +180,14 @@ function parseAnalyzeArgs(args: readonly string[], io: CliIo): AnalyzeArgs {
   };
 }
 
-/** ISO 8601 date or date-time; a time without a zone is UTC, like every time in the audit log. */
+/**
+ * ISO 8601 date or date-time, read by the same parser as the entries (a time without a zone is UTC). Only
+ * the ISO forms: an epoch number or a slash date is too easy to get wrong on a command line.
+ */
 export function parseSince(text: string): number | null {
   const t = text.trim();
-  if (!/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/i.test(t)) return null;
-  let iso = t.replace(" ", "T");
-  if (/T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(iso)) iso += "Z";
-  const ms = Date.parse(iso);
-  return Number.isFinite(ms) ? ms : null;
+  if (!/^\d{4}-\d{2}-\d{2}/.test(t)) return null;
+  return parseTimestamp(t, { dateAlone: true }) ?? null;
 }
 
 function loadConfig(file: string): Config {
@@ -219,49 +228,72 @@ async function analyzeCommand(args: readonly string[], io: CliIo): Promise<numbe
     progress?.clear();
   }
 
+  const unread = result.files.filter((f) => f.problem !== undefined);
+  if (unread.length > 0 && result.events === 0) {
+    // Nothing was read: no "No findings." and no counts, which would read as a clean bill.
+    io.stderr.write(problemLines(result));
+    return EXIT_USAGE;
+  }
   if (a.format === "json") {
     for (const f of result.findings) io.stdout.write(`${jsonLine(f)}\n`);
-  } else {
+  } else if (unread.length === 0 || result.findings.length > 0) {
     io.stdout.write(renderTable(result.findings, io.stdout.columns));
   }
   io.stderr.write(summaryLines(result));
+  if (unread.length > 0) {
+    // Exit 2 even when --fail-on matched too: a scheduled job must never pass on a file it did not read.
+    io.stderr.write(problemLines(result));
+    io.stderr.write(
+      `exfil-monitor: INCOMPLETE: ${plural(unread.length, "file")} of ${result.files.length} ${unread.length === 1 ? "was" : "were"} not read in full (above); the findings cover only what was read.\n`,
+    );
+    return EXIT_USAGE;
+  }
   if (a.failOn && anyAtLeast(result.findings, a.failOn)) return EXIT_FINDINGS;
   return EXIT_OK;
+}
+
+/** One line per file that could not be read, or not in full, or held no audit entry. */
+export function problemLines(r: AnalyzeResult): string {
+  return r.files
+    .filter((f) => f.problem !== undefined)
+    .map((f) => `exfil-monitor: ${safeText(f.problem!)}\n`)
+    .join("");
 }
 
 // --- output -----------------------------------------------------------------------------------------------
 
 /**
- * JSON with the characters that could still steer a terminal (C1 controls, and the line separators some
- * tools split on) escaped too; JSON.stringify already escapes C0.
+ * One finding as one JSON line. Values stay exact (JSON.parse gives back what the store holds); control,
+ * bidirectional and invisible characters are written as `\uXXXX` escapes, so the raw line cannot steer a
+ * terminal or hide text from someone reading it with `cat` or `less`.
  */
 export function jsonLine(f: FindingOutput): string {
-  return JSON.stringify(f).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return inertJson(f);
 }
 
-// C0/C1 controls (ANSI escapes among them), zero-width and bidirectional characters: attacker-chosen text
-// (repo names, key titles) must not move the cursor, recolour or reorder the table.
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const HIDDEN = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
-
+/**
+ * Attacker-chosen text (repo names, logins, key titles) for the terminal: control characters (ANSI escapes
+ * among them), line breaks, bidirectional and invisible characters shown as `\u{HEX}`, so a value cannot move
+ * the cursor, recolour, reorder or hide part of a line.
+ */
 export function safeText(s: string): string {
-  return s.replace(HIDDEN, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return showInvisible(s);
 }
 
-function clip(s: string, max: number): string {
-  return s.length > max ? `${s.slice(0, Math.max(0, max - 1))}…` : s;
-}
+const clip = truncate;
 
 const TABLE_TIME = (iso: string) => iso.slice(0, 16).replace("T", " ");
 
 export function renderTable(findings: readonly FindingOutput[], columns?: number): string {
   if (findings.length === 0) return "No findings.\n";
-  const header = ["SEVERITY", "DETECTOR", "ACTOR", "REPOS", "COUNT", "FIRST SEEN (UTC)", "LAST SEEN (UTC)", "SUMMARY"];
+  const header = ["SEVERITY", "DETECTOR", "ORGS", "ACTOR", "REPOS", "COUNT", "FIRST SEEN (UTC)", "LAST SEEN (UTC)", "SUMMARY"];
   const rows = findings.map((f) => {
     const repos = f.repos.length === 0 ? "-" : f.repos.length === 1 ? f.repos[0]! : `${f.repos[0]} +${f.repos.length - 1}`;
     return [
       f.severity.toUpperCase(),
-      f.detector,
+      safeText(f.detector),
+      // Every org involved: one, except when an enterprise export adds up several of its orgs.
+      clip(safeText(f.orgs.length === 0 ? "-" : f.orgs.join(",")), 40),
       clip(safeText(f.actor ?? "-"), 30),
       clip(safeText(repos), 40),
       String(f.count),
@@ -312,7 +344,8 @@ export function summaryLines(r: AnalyzeResult): string {
   for (const [id, n] of Object.entries(r.detectorFailures)) {
     out.push(`exfil-monitor: the ${id} detector failed on ${plural(n, "event")}; the other detectors still ran. Please report it with the event.`);
   }
-  return `${out.join("\n")}\n`;
+  // File names and reasons can hold what the files hold.
+  return showInvisible(`${out.join("\n")}\n`, { keepLines: true });
 }
 
 /** One self-overwriting status line on a terminal, redrawn at most a few times a second. */

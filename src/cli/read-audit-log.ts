@@ -1,9 +1,11 @@
 // Reads an exported org audit log in any of the shapes GitHub produces, one entry at a time, with memory that
 // stays flat however large the file: the UI's JSON array and CSV exports, JSON lines from the REST API and
 // from streaming (S3, Azure, GCS, Splunk), each possibly gzipped (streaming always is). The format is chosen
-// from the content, not the file name: gzip by its magic bytes, then the first character that is not
-// white space (`[` an array, `{` JSON lines, anything else CSV). Entries that are not audit events are
-// reported with their line number and never stop the read.
+// from the content, not the file name: gzip by its magic bytes, the text encoding by its byte-order mark
+// (UTF-8 without one; UTF-16 as PowerShell's `>` writes it), then the first character that is not white
+// space (`[` an array, `{` JSON lines, anything else CSV). Entries that are not audit events are reported
+// with their line number and never stop the read; an input that is not an audit log at all, or whose
+// structure breaks part-way, throws UnreadableInput so that it is never taken for an empty or complete one.
 import fs from "node:fs";
 import { Readable, pipeline } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
@@ -21,13 +23,27 @@ export interface ReadOptions {
   onFormat?: (format: AuditLogFormat, gzip: boolean) => void;
 }
 
+/**
+ * The input is not an audit log this can read (binary, an archive, UTF-16 without a byte-order mark, a CSV
+ * without an `action` column), or its structure breaks at `line` so that nothing after it can be trusted.
+ * Items before it were yielded and are sound.
+ */
+export class UnreadableInput extends Error {
+  constructor(
+    message: string,
+    readonly line?: number,
+  ) {
+    super(message);
+  }
+}
+
 /** A single JSON value longer than this is reported and skipped rather than held in memory. */
 const MAX_VALUE_CHARS = 64 * 1024 * 1024;
 const CHUNK = 1 << 20;
 
 /**
- * Every entry of an audit log file (`-` for standard input). Throws only when the input cannot be read
- * at all (missing file, broken gzip); bad entries come back as `{ bad: true }` items.
+ * Every entry of an audit log file (`-` for standard input). Bad entries come back as `{ bad: true }` items;
+ * throws when the input cannot be read (missing file, broken gzip, UnreadableInput), possibly after items.
  */
 export async function* readAuditLog(source: string, opts: ReadOptions = {}): AsyncGenerator<AuditLogItem> {
   for await (const batch of readAuditLogBatches(source, opts)) yield* batch;
@@ -39,19 +55,15 @@ export async function* readAuditLog(source: string, opts: ReadOptions = {}): Asy
  */
 export async function* readAuditLogBatches(source: string, opts: ReadOptions = {}): AsyncGenerator<AuditLogItem[]> {
   const { gzip, chunks } = await openBytes(source, opts.stdin);
-  const it = chunks[Symbol.asyncIterator]();
-  // Look past white space (and a byte-order mark) for the first meaningful character.
+  const it = (await utf8Text(chunks))[Symbol.asyncIterator]();
+  // Look past white space for the first meaningful character.
   const head: Buffer[] = [];
   let first: number | undefined;
-  let size = 0;
   while (first === undefined) {
     const r = await it.next();
     if (r.done) break;
     head.push(r.value);
-    size += r.value.length;
-    // Until three bytes are in, a leading 0xEF may be the start of a byte-order mark split across chunks.
-    if (size < 3 && head[0]![0] === 0xef) continue;
-    first = firstMeaningfulByte(head.length === 1 ? r.value : Buffer.concat(head));
+    first = firstMeaningfulByte(r.value);
   }
   const rest = replay(head, it);
   if (first === undefined) {
@@ -110,16 +122,91 @@ async function openBytes(
   return { gzip, chunks: gunzip as AsyncIterable<Buffer> };
 }
 
-/** The first byte of `b` (the input's start so far) that is not white space or a byte-order mark. */
+/** The first byte of `b` that is not white space. */
 function firstMeaningfulByte(b: Buffer): number | undefined {
-  let i = 0;
-  // UTF-8 byte-order mark, which spreadsheet tools put in front of CSV.
-  if (b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf) i = 3;
-  for (; i < b.length; i++) {
+  for (let i = 0; i < b.length; i++) {
     const c = b[i]!;
     if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return c;
   }
   return undefined;
+}
+
+// --- text encoding ----------------------------------------------------------------------------------------
+
+/** How many leading bytes are looked at for a byte-order mark, an archive's magic number or NUL bytes. */
+const SNIFF = 512;
+
+/** Magic numbers (matched on the first bytes read as latin1) of what people pass instead of the export. */
+/* eslint-disable no-control-regex -- magic numbers are control bytes */
+const ARCHIVES: [magic: RegExp, what: string][] = [
+  [/^PK\x03\x04/, "a zip archive: unzip it and pass the files inside (a folder works)"],
+  [/^BZh[1-9]1AY&SY/, "bzip2-compressed: decompress it first (`bunzip2 -k FILE`)"],
+  [/^\xfd7zXZ\x00/, "xz-compressed: decompress it first (`xz -dk FILE`)"],
+  [/^\x28\xb5\x2f\xfd/, "zstd-compressed: decompress it first (`zstd -d FILE`)"],
+];
+/* eslint-enable no-control-regex */
+
+const startsWith = (b: Buffer, magic: number[]) => b.length >= magic.length && magic.every((m, i) => b[i] === m);
+
+/**
+ * The text as UTF-8 bytes without a byte-order mark. UTF-16 with a mark (what Windows PowerShell's `>` and
+ * `Out-File` write) is decoded; text without a mark is taken as UTF-8, so NUL bytes in it mean UTF-16 without
+ * a mark or binary data, which cannot be read reliably and are refused rather than read as garbage.
+ */
+async function utf8Text(chunks: AsyncIterable<Buffer>): Promise<AsyncIterable<Buffer>> {
+  const it = chunks[Symbol.asyncIterator]();
+  const head: Buffer[] = [];
+  let size = 0;
+  while (size < SNIFF) {
+    const r = await it.next();
+    if (r.done) break;
+    head.push(r.value);
+    size += r.value.length;
+  }
+  const start = Buffer.concat(head);
+  const signature = start.subarray(0, 16).toString("latin1");
+  for (const [magic, what] of ARCHIVES) {
+    if (magic.test(signature)) throw new UnreadableInput(`the file is ${what}`);
+  }
+  if (startsWith(start, [0xff, 0xfe, 0x00, 0x00]) || startsWith(start, [0x00, 0x00, 0xfe, 0xff])) {
+    throw new UnreadableInput("the file is UTF-32 text, which is not read: convert it to UTF-8 (`iconv -f UTF-32 -t UTF-8`)");
+  }
+  if (startsWith(start, [0xff, 0xfe])) return fromUtf16(replay([start.subarray(2)], it), "utf-16le");
+  if (startsWith(start, [0xfe, 0xff])) return fromUtf16(replay([start.subarray(2)], it), "utf-16be");
+  const body = startsWith(start, [0xef, 0xbb, 0xbf]) ? start.subarray(3) : start;
+  if (body.subarray(0, SNIFF).includes(0)) throw new UnreadableInput(nulBytes(body.subarray(0, SNIFF)));
+  return replay(body.length > 0 ? [body] : [], it);
+}
+
+/** What NUL bytes near the start mean: ASCII in UTF-16 has one in every other byte, on one side. */
+function nulBytes(b: Buffer): string {
+  let even = 0;
+  let odd = 0;
+  for (let i = 0; i < b.length; i++) {
+    if (b[i] !== 0) continue;
+    if (i % 2 === 0) even++;
+    else odd++;
+  }
+  const pairs = Math.floor(b.length / 2);
+  const side = odd >= pairs / 4 && even <= odd / 8 ? "LE" : even >= pairs / 4 && odd <= even / 8 ? "BE" : undefined;
+  if (side === undefined) {
+    return "the file holds binary data (NUL bytes), not a text audit log: pass the JSON, JSON-lines or CSV export, gzipped or not";
+  }
+  return (
+    `the file looks like UTF-16${side} text without a byte-order mark, which cannot be read reliably: convert it to UTF-8 ` +
+    `(\`iconv -f UTF-16${side} -t UTF-8\`, or write it from PowerShell with \`Out-File -Encoding utf8\`)`
+  );
+}
+
+async function* fromUtf16(chunks: AsyncIterable<Buffer>, encoding: "utf-16le" | "utf-16be"): AsyncGenerator<Buffer> {
+  // Streaming decode keeps a code unit or surrogate pair split across chunks for the next one.
+  const decoder = new TextDecoder(encoding);
+  for await (const c of chunks) {
+    const text = decoder.decode(c, { stream: true });
+    if (text !== "") yield Buffer.from(text, "utf8");
+  }
+  const tail = decoder.decode();
+  if (tail !== "") yield Buffer.from(tail, "utf8");
 }
 
 // --- JSON -------------------------------------------------------------------------------------------------
@@ -136,12 +223,14 @@ function judge(value: unknown, line: number): AuditLogItem {
   return { entry: value, line };
 }
 
+const INVALID_JSON = "invalid JSON";
+
 function parseJson(text: string, line: number): AuditLogItem {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
-    return { bad: true, line, reason: `invalid JSON (${(err as Error).message})` };
+    return { bad: true, line, reason: `${INVALID_JSON} (${(err as Error).message})` };
   }
   return judge(value, line);
 }
@@ -163,7 +252,7 @@ async function* jsonLines(chunks: AsyncIterable<Buffer>): AsyncGenerator<AuditLo
     const text = r.done ? decoder.end() : decoder.write(r.value);
     if (!decided) {
       if (!r.done) seen.push(r.value);
-      const probe = (rest + text).replace(/^\uFEFF/, "").trimStart();
+      const probe = (rest + text).trimStart();
       const nl = probe.indexOf("\n");
       if (nl === -1 && !r.done) {
         rest += text;
@@ -178,8 +267,7 @@ async function* jsonLines(chunks: AsyncIterable<Buffer>): AsyncGenerator<AuditLo
       seen.length = 0;
     }
     const batch: AuditLogItem[] = [];
-    let buf = rest + text;
-    if (line === 0 && buf.charCodeAt(0) === 0xfeff) buf = buf.slice(1);
+    const buf = rest + text;
     let start = 0;
     for (;;) {
       const nl = buf.indexOf("\n", start);
@@ -204,8 +292,17 @@ async function* jsonLines(chunks: AsyncIterable<Buffer>): AsyncGenerator<AuditLo
     }
     if (skipping) rest = "";
     if (r.done) {
-      if (!skipping && rest.trim() !== "") batch.push(parseJson(rest.replace(/\r$/, ""), line + 1));
+      const last = skipping ? "" : rest.replace(/\r$/, "");
+      let cut = false;
+      if (last.trim() !== "") {
+        const item = parseJson(last, line + 1);
+        // A last line without its newline that is not JSON is where the file was cut (a copy or a streaming
+        // sink interrupted): what should have followed is lost, which is not a bad line but a broken file.
+        cut = "bad" in item && item.reason.startsWith(INVALID_JSON);
+        if (!cut) batch.push(item);
+      }
       if (batch.length > 0) yield batch;
+      if (cut) throw new UnreadableInput("the file ends in the middle of a JSON line (cut short?)", line + 1);
       return;
     }
     if (batch.length > 0) yield batch;
@@ -235,7 +332,7 @@ async function* jsonValues(chunks: AsyncIterable<Buffer>): AsyncGenerator<AuditL
   let inElement = false;
   let skipping = false;
   let scalar = false;
-  let first = true;
+  let broken: UnreadableInput | undefined;
 
   const scan = (text: string, batch: AuditLogItem[]) => {
     let start = -1; // where the current element starts in `text`, when it started in this piece
@@ -273,9 +370,14 @@ async function* jsonValues(chunks: AsyncIterable<Buffer>): AsyncGenerator<AuditL
         depth++;
       } else if (c === 0x7d || c === 0x5d) {
         if (depth === 0) {
-          if (c === 0x5d && inArray) inArray = false;
-          else batch.push({ bad: true, line, reason: `unexpected '${String.fromCharCode(c)}'` });
-          continue;
+          if (c === 0x5d && inArray) {
+            inArray = false;
+            continue;
+          }
+          // A closer with nothing open: the brackets no longer pair up, so every element after this one
+          // would be cut in the wrong places.
+          broken = new UnreadableInput(`the JSON structure is broken: an unexpected '${String.fromCharCode(c)}'`, line);
+          return;
         }
         depth--;
         if (depth === 0) finish(text, start, i + 1, batch);
@@ -322,28 +424,23 @@ async function* jsonValues(chunks: AsyncIterable<Buffer>): AsyncGenerator<AuditL
   };
 
   for await (const chunk of chunks) {
-    let text = decoder.write(chunk);
-    if (first && text.length > 0) {
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-      first = false;
-    }
     const batch: AuditLogItem[] = [];
-    scan(text, batch);
+    scan(decoder.write(chunk), batch);
     if (batch.length > 0) yield batch;
+    if (broken) throw broken;
   }
   const batch: AuditLogItem[] = [];
   scan(decoder.end(), batch);
-  if (scalar || inElement) {
-    if (scalar && !skipping) {
-      scalar = false;
-      finish("", 0, 0, batch);
-    } else if (!skipping) {
-      batch.push({ bad: true, line: elementLine, reason: "the file ends in the middle of a JSON value" });
-    }
-  } else if (inArray) {
-    batch.push({ bad: true, line, reason: "the file ends before the JSON array is closed" });
+  if (!broken && scalar) {
+    scalar = false;
+    if (!skipping) finish("", 0, 0, batch);
+  } else if (!broken && inElement) {
+    broken = new UnreadableInput("the file ends in the middle of a JSON value (cut short?)", elementLine);
+  } else if (!broken && inArray) {
+    broken = new UnreadableInput("the file ends before the JSON array is closed (cut short?)", line);
   }
   if (batch.length > 0) yield batch;
+  if (broken) throw broken;
 }
 
 // --- CSV --------------------------------------------------------------------------------------------------
@@ -351,12 +448,12 @@ async function* jsonValues(chunks: AsyncIterable<Buffer>): AsyncGenerator<AuditL
 /**
  * CSV with a header row. Dotted column names (`actor_location.country_code`, `data.hook_id`) become nested
  * objects, as in the JSON exports; empty cells are left out. Values stay text: the converter reads "true"
- * and "1788229207412" as well as their JSON counterparts.
+ * and "1788229207412" as well as their JSON counterparts. Header names are the file's, so they are checked
+ * before they become keys, and the objects have no prototype to reach through.
  */
 async function* csvRows(chunks: AsyncIterable<Buffer>): AsyncGenerator<AuditLogItem[]> {
   const skipped: AuditLogItem[] = [];
   const parser = parseCsv({
-    bom: true,
     info: true,
     relax_column_count: true,
     relax_quotes: true,
@@ -373,15 +470,16 @@ async function* csvRows(chunks: AsyncIterable<Buffer>): AsyncGenerator<AuditLogI
     if (skipped.length > 0) batch.push(...skipped.splice(0));
     const { record, info } = rec;
     if (!header) {
-      header = record.map((h) => h.trim().split("."));
+      header = csvHeader(record);
       continue;
     }
-    const entry: Record<string, unknown> = {};
+    const entry = Object.create(null) as Record<string, unknown>;
     const n = Math.min(record.length, header.length);
     for (let i = 0; i < n; i++) {
       const cell = record[i];
       if (cell === undefined || cell === "") continue;
       const path = header[i]!;
+      if (path.length === 0) continue;
       if (path.length === 1) {
         entry[path[0]!] = cell;
         continue;
@@ -391,7 +489,7 @@ async function* csvRows(chunks: AsyncIterable<Buffer>): AsyncGenerator<AuditLogI
         const k = path[j]!;
         const next = o[k];
         if (typeof next === "object" && next !== null) o = next as Record<string, unknown>;
-        else o = o[k] = {};
+        else o = o[k] = Object.create(null) as Record<string, unknown>;
       }
       o[path[path.length - 1]!] = cell;
     }
@@ -403,4 +501,38 @@ async function* csvRows(chunks: AsyncIterable<Buffer>): AsyncGenerator<AuditLogI
   }
   if (skipped.length > 0) batch.push(...skipped.splice(0));
   if (batch.length > 0) yield batch;
+}
+
+/** Names that reach an object's prototype; no audit-log field is called that. */
+const RESERVED = new Set(["__proto__", "constructor", "prototype"]);
+
+/**
+ * Each column's key path: `a.b.c` nests, a name with an empty part (`a..b`) stays one key, an unnamed
+ * column is left out (`[]`). A file whose header has no `action` column cannot hold an audit entry, and one
+ * with a reserved name is not an export: both are refused with the column named.
+ */
+function csvHeader(record: string[]): string[][] {
+  const header = record.map((h) => {
+    const name = h.trim();
+    if (name === "") return [];
+    const parts = name.split(".");
+    return parts.includes("") ? [name] : parts;
+  });
+  header.forEach((path, i) => {
+    const bad = path.find((p) => RESERVED.has(p));
+    if (bad !== undefined) {
+      throw new UnreadableInput(
+        `CSV column ${i + 1} is named ${JSON.stringify(record[i]!.trim().slice(0, 60))}: no audit-log field is called ${JSON.stringify(bad)}, and such names are how a crafted file reaches every object in a program; remove or rename the column`,
+        1,
+      );
+    }
+  });
+  if (!header.some((path) => path.length === 1 && path[0] === "action")) {
+    const shown = record.slice(0, 5).map((h) => JSON.stringify(h.trim().slice(0, 30))).join(", ");
+    throw new UnreadableInput(
+      `read as CSV (it does not start with [ or {), but its first line has no \`action\` column, so it is not an audit-log export (first line: ${shown}${record.length > 5 ? ", ..." : ""})`,
+      1,
+    );
+  }
+  return header;
 }

@@ -7,21 +7,34 @@
 import { z } from "zod";
 import { DETECTORS } from "../detectors/index.js";
 import type { Detector } from "../detectors/types.js";
-import { severitySchema, type Severity } from "../detectors/severity.js";
+import { SEVERITIES, severitySchema, type Severity } from "../detectors/severity.js";
+import { MAX_GLOB_OPERATORS, MAX_PATTERNS_PER_LIST } from "../engine/allow.js";
+import { watches } from "./watch.js";
+
+/** Host names are up to 253 characters, `owner/name` up to 140: an entry longer than that matches nothing. */
+const globEntry = z.string().min(1).max(255);
 
 const globList = (what: string) =>
   z
-    .array(z.string().min(1))
+    .array(globEntry)
     .default([])
-    .describe(`${what}. Glob patterns (\`*\`, \`?\`, \`{a,b}\`), matched case-insensitively.`);
+    .describe(
+      `${what}. Glob patterns (\`*\`, \`?\`, \`{a,b}\`), matched case-insensitively. An entry that matches almost anything (\`*\`, \`**\`, \`*/*\`, \`?*\`, \`<org>/*\`) or holds more than ${MAX_GLOB_OPERATORS} of \`*\`, \`{\`, \`(\` is refused, and so are more than ${MAX_PATTERNS_PER_LIST} patterns in one list.`,
+    )
+    .register(watches, { weaker: "added" });
 
 function detectorSection(d: Detector) {
   return z
     .object({
-      enabled: z.boolean().default(d.enabledByDefault).describe(`Run the ${d.id} detector.`),
+      enabled: z
+        .boolean()
+        .default(d.enabledByDefault)
+        .describe(`Run the ${d.id} detector.`)
+        .register(watches, { weaker: "off" }),
       severity: severitySchema
         .optional()
-        .describe("Fixed severity for every finding of this detector, replacing the computed one."),
+        .describe("Fixed severity for every finding of this detector, replacing the computed one.")
+        .register(watches, { weaker: "earlier", order: SEVERITIES, unset: "critical" }),
       ...d.settings.shape,
     })
     .strict()
@@ -47,20 +60,34 @@ export const configSchema = z
     mode: z
       .enum(["alert", "dry-run"])
       .default("alert")
-      .describe("`alert` files issues; `dry-run` files nothing and only logs what it would file."),
+      .describe(
+        "`alert` files issues; `dry-run` files no finding and only logs what it would file (notices about the config and the app itself are still filed).",
+      )
+      .register(watches, { weaker: "earlier", order: ["dry-run", "alert"] }),
     alerts: z
       .object({
         repo: z
           .string()
           .regex(/^[A-Za-z0-9._-]+$/, "a repository name in the same org, without the owner")
           .default("security-alerts")
-          .describe("Private repository in the same org where incidents are filed. A public one is refused."),
+          .describe("Private repository in the same org where incidents are filed. A public one is refused.")
+          .register(watches, { weaker: "changed" }),
         mention: z
           .array(z.string().regex(/^@?[A-Za-z0-9-]+(\/[A-Za-z0-9._-]+)?$/, "a login or org/team"))
           .default([])
-          .describe("Users (`alice`) or teams (`acme/security`) mentioned in every new issue."),
-        labels: z.array(z.string().min(1).max(50)).default([]).describe("Extra labels added to every issue."),
-        min_severity: severitySchema.default("low").describe("Findings below this severity are kept but not filed."),
+          .describe("Users (`alice`) or teams (`acme/security`) mentioned in every new issue.")
+          // Whoever is no longer mentioned no longer hears of new issues; an added mention takes nothing away.
+          .register(watches, { weaker: "removed", same: (m) => m.replace(/^@/, "").toLowerCase() }),
+        labels: z
+          .array(z.string().min(1).max(50))
+          .default([])
+          .describe("Extra labels added to every issue.")
+          // A label someone's routing or saved search relies on, once removed, hides new issues from them.
+          .register(watches, { weaker: "removed" }),
+        min_severity: severitySchema
+          .default("low")
+          .describe("Findings below this severity are kept but not filed.")
+          .register(watches, { weaker: "earlier", order: [...SEVERITIES].reverse() }),
       })
       .strict()
       .prefault({})
@@ -83,7 +110,8 @@ export const configSchema = z
           .min(1)
           .max(24 * 60)
           .default(5)
-          .describe("How often the org audit log is polled (GitHub Enterprise Cloud only)."),
+          .describe("How often the org audit log is polled (GitHub Enterprise Cloud only).")
+          .register(watches, { weaker: "higher" }),
       })
       .strict()
       .prefault({})

@@ -9,6 +9,7 @@
 import { z } from "zod";
 import type { OrgEvent } from "../events/types.js";
 import { defineDetector } from "./types.js";
+import { watches } from "../config/watch.js";
 
 const WHAT: Record<string, { kind: string; summary: string }> = {
   "migration.create": { kind: "migration.create", summary: "migration archive of repositories created" },
@@ -42,7 +43,8 @@ export const bulkExport = defineDetector({
       .default("medium")
       .describe(
         "Severity when a bot or GitHub App runs the export (backup services use the migration API routinely); `ignore` reports nothing.",
-      ),
+      )
+      .register(watches, { weaker: "earlier", order: ["ignore", "low", "medium", "high"] }),
   }),
   nextSteps: [
     "Ask the actor why an export was needed and where the archive went; migration archives hold full history, issues and pull requests.",

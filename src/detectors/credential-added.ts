@@ -6,6 +6,7 @@ import { z } from "zod";
 import type { OrgEvent } from "../events/types.js";
 import { COPY_ACTIONS, isAutomation, isCountedCopy } from "./mass-clone.js";
 import { defineDetector, type DetectorState, type FindingDraft } from "./types.js";
+import { watches } from "../config/watch.js";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -92,13 +93,15 @@ export const credentialAdded = defineDetector({
       .min(1)
       .max(7 * 24)
       .default(24)
-      .describe("How long after a new credential the copies made by the same actor or token are counted."),
+      .describe("How long after a new credential the copies made by the same actor or token are counted.")
+      .register(watches, { weaker: "lower" }),
     repos: z
       .number()
       .int()
       .min(1)
       .default(3)
-      .describe("Distinct non-public repositories cloned or zip-downloaded after a new credential that raise it to high."),
+      .describe("Distinct non-public repositories cloned or zip-downloaded after a new credential that raise it to high.")
+      .register(watches, { weaker: "higher" }),
   }),
   nextSteps: [
     "Ask the person why the credential was created and on which device it lives; a key or token on a personal machine is how work continues after access should have ended.",

@@ -4,6 +4,7 @@
 // are deploy keys (a user's own key is credential-added's business).
 import { z } from "zod";
 import { defineDetector } from "./types.js";
+import { watches } from "../config/watch.js";
 
 export const deployKeyAdded = defineDetector({
   id: "deploy-key-added",
@@ -17,7 +18,8 @@ export const deployKeyAdded = defineDetector({
     read_only: z
       .boolean()
       .default(true)
-      .describe("Also report read-only deploy keys (medium): read access is enough to mirror a repository."),
+      .describe("Also report read-only deploy keys (medium): read access is enough to mirror a repository.")
+      .register(watches, { weaker: "off" }),
   }),
   nextSteps: [
     "Ask the person who added the key what system uses it; a key nobody can account for should be deleted (Settings → Deploy keys).",

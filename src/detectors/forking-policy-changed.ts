@@ -10,6 +10,7 @@
 import { z } from "zod";
 import type { OrgEvent } from "../events/types.js";
 import { defineDetector, type DetectorState, type FindingDraft } from "./types.js";
+import { watches } from "../config/watch.js";
 
 const ENABLE = "private_repository_forking.enable";
 const CLEAR = "private_repository_forking.clear";
@@ -76,11 +77,13 @@ export const forkingPolicyChanged = defineDetector({
     report_clear: z
       .boolean()
       .default(true)
-      .describe("Report `private_repository_forking.clear` (the policy removed, so each repository decides)."),
+      .describe("Report `private_repository_forking.clear` (the policy removed, so each repository decides).")
+      .register(watches, { weaker: "off" }),
     report_first_sweep: z
       .boolean()
       .default(true)
-      .describe("Report once when the first sweep of an org finds forking of private repositories already allowed."),
+      .describe("Report once when the first sweep of an org finds forking of private repositories already allowed.")
+      .register(watches, { weaker: "off" }),
   }),
   nextSteps: [
     "Confirm with the org owner who changed the forking policy and why.",

@@ -7,6 +7,7 @@ import { z } from "zod";
 import type { OrgEvent } from "../events/types.js";
 import type { Severity } from "./severity.js";
 import { defineDetector, type DetectorState } from "./types.js";
+import { watches } from "../config/watch.js";
 
 const MINUTE = 60_000;
 /** Hard cap on repositories remembered per key; pruning to the window normally keeps it far below. */
@@ -129,27 +130,31 @@ export const massClone = defineDetector({
       .int()
       .min(1)
       .default(5)
-      .describe("High when MORE than this many distinct non-public repositories are cloned or zip-downloaded within `high_window_minutes`."),
+      .describe("High when MORE than this many distinct non-public repositories are cloned or zip-downloaded within `high_window_minutes`.")
+      .register(watches, { weaker: "higher" }),
     high_window_minutes: z
       .number()
       .int()
       .min(1)
       .max(24 * 60)
       .default(30)
-      .describe("Window of the high tier, in minutes."),
+      .describe("Window of the high tier, in minutes.")
+      .register(watches, { weaker: "lower" }),
     critical_at_least_repos: z
       .number()
       .int()
       .min(1)
       .default(10)
-      .describe("Critical when AT LEAST this many distinct non-public repositories are copied within `critical_window_minutes`."),
+      .describe("Critical when AT LEAST this many distinct non-public repositories are copied within `critical_window_minutes`.")
+      .register(watches, { weaker: "higher" }),
     critical_window_minutes: z
       .number()
       .int()
       .min(1)
       .max(24 * 60)
       .default(10)
-      .describe("Window of the critical tier, in minutes."),
+      .describe("Window of the critical tier, in minutes.")
+      .register(watches, { weaker: "lower" }),
   }),
   nextSteps: [
     "Ask the person (or the owner of the token) what the copies were for; compare the repositories listed here with their role and current work.",

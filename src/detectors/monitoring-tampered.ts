@@ -8,6 +8,7 @@ import { z } from "zod";
 import type { OrgEvent } from "../events/types.js";
 import type { Severity } from "./severity.js";
 import { defineDetector, type FindingDraft } from "./types.js";
+import { watches } from "../config/watch.js";
 
 const STREAM_UPDATE = "audit_log_streaming.update";
 const HOOK_ACTIONS = new Set(["hook.create", "hook.config_changed"]);
@@ -75,7 +76,8 @@ export const monitoringTampered = defineDetector({
       .default(true)
       .describe(
         "Report new webhooks whose audit entry does not name the target URL (GitHub's entries usually do not), as low, so someone checks where they point.",
-      ),
+      )
+      .register(watches, { weaker: "off" }),
   }),
   nextSteps: [
     "Confirm with the actor and an org owner that the change was planned; if not, treat the account as compromised.",

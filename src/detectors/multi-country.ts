@@ -8,6 +8,7 @@ import { distanceKm, toCountryCode } from "../geo/countries.js";
 import { isAutomation, isoHour } from "./mass-clone.js";
 import type { Severity } from "./severity.js";
 import { defineDetector, type DetectorState } from "./types.js";
+import { watches } from "../config/watch.js";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -184,17 +185,20 @@ export const multiCountry = defineDetector({
       .min(0.25)
       .max(48)
       .default(2)
-      .describe("Two or more countries for one actor (or token) within this many hours is high; A → B → A is critical."),
+      .describe("Two or more countries for one actor (or token) within this many hours is high; A → B → A is critical.")
+      .register(watches, { weaker: "lower" }),
     max_speed_kmh: z
       .number()
       .min(100)
       .default(1000)
-      .describe("Impossible travel: faster than this between two consecutive countries is high, even beyond the window."),
+      .describe("Impossible travel: faster than this between two consecutive countries is high, even beyond the window.")
+      .register(watches, { weaker: "higher" }),
     min_distance_km: z
       .number()
       .min(0)
       .default(500)
-      .describe("Impossible travel ignores country pairs whose centroids are closer than this (neighbours, border regions)."),
+      .describe("Impossible travel ignores country pairs whose centroids are closer than this (neighbours, border regions).")
+      .register(watches, { weaker: "higher" }),
   }),
   nextSteps: [
     "Ask the person whether they travelled or use a VPN or remote desktop abroad; confirm with their manager, not only with the account.",

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { toCountryCode } from "../geo/countries.js";
 import { isAutomation } from "./mass-clone.js";
 import { defineDetector } from "./types.js";
+import { watches } from "../config/watch.js";
 
 const DAY = 24 * 60 * 60 * 1000;
 /** Countries remembered per actor; the least recently seen are forgotten first. */
@@ -47,14 +48,16 @@ export const newCountry = defineDetector({
       .min(1)
       .max(90)
       .default(14)
-      .describe("A country the actor was not seen in during this many days counts as new."),
+      .describe("A country the actor was not seen in during this many days counts as new.")
+      .register(watches, { weaker: "higher" }),
     learning_days: z
       .number()
       .int()
       .min(0)
       .max(90)
       .default(7)
-      .describe("Stay silent for an actor until their first located event is at least this many days old."),
+      .describe("Stay silent for an actor until their first located event is at least this many days old.")
+      .register(watches, { weaker: "higher" }),
   }),
   nextSteps: [
     "Ask the person whether they are travelling or working through a VPN or remote desktop in that country.",

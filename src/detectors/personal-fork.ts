@@ -2,6 +2,7 @@
 // action, so the fork webhook on the parent (and the forks sweep) is the only way to see it.
 import { z } from "zod";
 import { defineDetector } from "./types.js";
+import { watches } from "../config/watch.js";
 
 export const personalFork = defineDetector({
   id: "personal-fork",
@@ -15,7 +16,8 @@ export const personalFork = defineDetector({
     public_sources: z
       .boolean()
       .default(false)
-      .describe("Also report forks of public repositories (anyone may fork those; off to stay quiet)."),
+      .describe("Also report forks of public repositories (anyone may fork those; off to stay quiet).")
+      .register(watches, { weaker: "off" }),
   }),
   nextSteps: [
     "Ask the person who forked why a copy outside the org was needed; confirm with their manager.",

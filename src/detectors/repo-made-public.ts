@@ -4,6 +4,7 @@
 import { z } from "zod";
 import type { OrgEvent } from "../events/types.js";
 import { defineDetector, type FindingDraft } from "./types.js";
+import { watches } from "../config/watch.js";
 import type { Severity } from "./severity.js";
 
 const PUBLICIZED = new Set(["repository.publicized", "public"]);
@@ -37,7 +38,8 @@ export const repoMadePublic = defineDetector({
     new_public_repos: z
       .boolean()
       .default(false)
-      .describe("Also report repositories created public (medium); off because many orgs publish open source."),
+      .describe("Also report repositories created public (medium); off because many orgs publish open source.")
+      .register(watches, { weaker: "off" }),
   }),
   nextSteps: [
     "Check the repository's contents: if it holds private code, make it private again at once (Settings → Danger Zone).",

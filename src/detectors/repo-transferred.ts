@@ -6,6 +6,7 @@
 import { z } from "zod";
 import type { OrgEvent } from "../events/types.js";
 import { defineDetector, type FindingDraft } from "./types.js";
+import { watches } from "../config/watch.js";
 
 const TRANSFER_ACTIONS = ["repo.transfer_start", "repo.transfer_outgoing", "repo.transfer"] as const;
 const MISSING = "sweep.repo_missing";
@@ -113,7 +114,8 @@ export const repoTransferred = defineDetector({
       .default(true)
       .describe(
         "Report repositories that vanish from the inventory sweep with no deletion seen (transferred, deleted, or no longer visible to the app).",
-      ),
+      )
+      .register(watches, { weaker: "off" }),
   }),
   nextSteps: [
     "Find out who moved the repository and where: the org audit log (`action:repo.transfer_outgoing`) names the new owner.",

@@ -10,6 +10,7 @@ import type { OrgEvent } from "../events/types.js";
 import { fingerprintOf, type RecordedFinding, type Store } from "../store/store.js";
 import { compileAllowLists } from "./allow.js";
 import { learnFacts } from "./facts.js";
+import { scopeOf, type ScopeMode } from "./scope.js";
 
 export const NEW_MEMBER_DAYS = 30;
 /** In a detector's `actions`: call it for every event (location detectors read any located entry). */
@@ -25,6 +26,8 @@ export interface EngineOptions {
   log?: EngineLogger;
   /** Wall clock for bookkeeping only (created_at); detection time is always the event's own `at`. */
   now?: () => number;
+  /** What adds up: each org alone (the app, the default), or one enterprise's orgs together (`analyze`). */
+  scope?: ScopeMode;
 }
 
 interface Prepared {
@@ -37,6 +40,7 @@ export class Engine {
   private readonly store: Store;
   private readonly log: EngineLogger | undefined;
   private readonly now: () => number;
+  private readonly scopeMode: ScopeMode;
   private readonly prepared = new WeakMap<Config, Prepared>();
   private readonly facts: Facts;
   /** Detector id → number of times it threw. Exposed for /health and the CLI summary. */
@@ -46,6 +50,7 @@ export class Engine {
     this.store = opts.store;
     this.log = opts.log;
     this.now = opts.now ?? Date.now;
+    this.scopeMode = opts.scope ?? "org";
     this.facts = {
       isOrgMember: (org, login) => this.store.memberStatus(org, login)?.isMember ?? null,
     };
@@ -87,6 +92,8 @@ export class Engine {
     // their bookkeeping stays true (a deletion by an allowed admin explains the repo the inventory sweep
     // later misses), but nothing they find is recorded.
     const silenced = p.allow.actor(event.actor) || p.allow.repo(event.repo);
+    // Every window, baseline and finding is kept per scope: another org's events never add up with these.
+    const scope = scopeOf(event, this.scopeMode);
     const out: RecordedFinding[] = [];
     for (const { detector, settings } of candidates) {
       let drafts: FindingDraft[];
@@ -96,9 +103,9 @@ export class Engine {
           allow: p.allow,
           facts: this.facts,
           state: {
-            get: (key) => this.store.stateGet(detector.id, key),
-            set: (key, value, expiresAt) => this.store.stateSet(detector.id, key, value, expiresAt),
-            delete: (key) => this.store.stateDelete(detector.id, key),
+            get: (key) => this.store.stateGet(scope, detector.id, key),
+            set: (key, value, expiresAt) => this.store.stateSet(scope, detector.id, key, value, expiresAt),
+            delete: (key) => this.store.stateDelete(scope, detector.id, key),
           },
         };
         drafts = detector.detect(event, ctx as never);
@@ -109,16 +116,16 @@ export class Engine {
       }
       if (silenced) continue;
       for (const draft of drafts) {
-        out.push(this.record(detector.id, settings.severity as Severity | undefined, draft, event));
+        out.push(this.record(scope, detector.id, settings.severity as Severity | undefined, draft, event));
       }
     }
     return out;
   }
 
-  private record(detectorId: string, fixed: Severity | undefined, draft: FindingDraft, event: OrgEvent): RecordedFinding {
+  private record(scope: string, detectorId: string, fixed: Severity | undefined, draft: FindingDraft, event: OrgEvent): RecordedFinding {
     let severity = fixed ?? draft.severity;
     let raisedReason: string | null = null;
-    const existing = this.store.getFinding(fingerprintOf(detectorId, draft.subject));
+    const existing = this.store.getFinding(scope, fingerprintOf(detectorId, draft.subject));
     if (existing?.raisedReason) {
       severity = raiseSeverity(severity);
     } else if (draft.actor && event.org) {
@@ -128,6 +135,6 @@ export class Engine {
         raisedReason = `${draft.actor} joined ${event.org} on ${new Date(joinedAt).toISOString().slice(0, 10)}, less than ${NEW_MEMBER_DAYS} days before`;
       }
     }
-    return this.store.recordFinding(detectorId, { ...draft, severity }, event, raisedReason, this.now());
+    return this.store.recordFinding(scope, detectorId, { ...draft, severity }, event, raisedReason, this.now());
   }
 }

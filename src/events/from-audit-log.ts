@@ -6,6 +6,7 @@
 // odd line must not stop the analysis of a million others.
 import { createHash } from "node:crypto";
 import { toCountryCode } from "../geo/countries.js";
+import { parseTimestamp, readTimestamp } from "./time.js";
 import type { EventDetails, OrgEvent, Visibility } from "./types.js";
 
 export interface FromAuditLogOptions {
@@ -55,30 +56,6 @@ function visibility(v: unknown): Visibility | undefined {
   return s === "public" || s === "private" || s === "internal" ? s : undefined;
 }
 
-/**
- * Epoch milliseconds from the shapes seen in the wild: epoch ms (API, streaming), epoch seconds (some
- * converters), micro/nanoseconds (some SIEM exports), numeric text (CSV), ISO 8601 text with or without a
- * zone (a missing zone means UTC: GitHub records UTC). Undefined when nothing sensible is there.
- */
-export function parseTime(v: unknown): number | undefined {
-  let n = num(v);
-  if (n === undefined && typeof v === "string") {
-    let t = v.trim();
-    if (t === "") return undefined;
-    // "2022-12-11 22:40:20.268" (no T, no zone) is how several exporters print GitHub's UTC times.
-    if (/^\d{4}-\d{2}-\d{2} \d/.test(t)) t = t.replace(" ", "T");
-    if (/T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(t)) t += "Z";
-    const parsed = Date.parse(t);
-    return Number.isFinite(parsed) ? parsed : undefined;
-  }
-  if (n === undefined || n <= 0) return undefined;
-  // Below 1e11 a value is seconds (1e11 ms would be 1973); above 1e14 micro-, above 1e17 nanoseconds.
-  if (n < 1e11) n *= 1000;
-  else if (n > 1e17) n /= 1e6;
-  else if (n > 1e14) n /= 1e3;
-  return Math.round(n);
-}
-
 /** The first field that is present (not undefined, null or empty text) among `keys`. */
 function pick(e: Obj, ...keys: string[]): unknown {
   for (const k of keys) {
@@ -108,7 +85,8 @@ function nestedData(e: Obj): Obj | undefined {
 function flatten(e: Obj): Obj {
   const d = nestedData(e);
   if (!d) return e;
-  const out: Obj = { ...d };
+  // No prototype: a `__proto__` key in the entry stays a key, instead of becoming what `out` inherits from.
+  const out: Obj = Object.assign(Object.create(null) as Obj, d);
   for (const [k, v] of Object.entries(e)) {
     if (k === "data") continue;
     if (v !== undefined && v !== null && v !== "") out[k] = v;
@@ -286,6 +264,25 @@ function idOf(e: Obj): string {
   return `audit:sha1:${createHash("sha1").update(canonical(e)).digest("hex")}`;
 }
 
+/** Where an entry's time is, the first present wins. */
+const TIME_KEYS = ["@timestamp", "created_at", "timestamp", "at_sign_timestamp"] as const;
+
+/**
+ * Why an entry gives no event for want of a time: the field is missing, or its value is in no form that
+ * is read (for the CLI's line-numbered report). Undefined when the time is usable.
+ */
+export function timeProblem(entry: unknown): string | undefined {
+  if (!isObj(entry)) return undefined;
+  const e = flatten(entry);
+  const key = TIME_KEYS.find((k) => pick(e, k) !== undefined);
+  if (key === undefined) return "no usable time (`@timestamp` or `created_at`)";
+  const r = readTimestamp(e[key]);
+  if (r.ok) return undefined;
+  const v = e[key];
+  const shown = typeof v === "string" ? JSON.stringify(v.slice(0, 40)) : (JSON.stringify(v) ?? String(v)).slice(0, 40);
+  return `no usable time: \`${key}\` ${shown} is ${r.reason}`;
+}
+
 /**
  * The normalized event for one audit-log entry, or null when the value is not an audit event (not an
  * object, no `action`, no usable time). Never throws.
@@ -304,7 +301,7 @@ function convert(entry: unknown, opts: FromAuditLogOptions): OrgEvent | null {
   const e = flatten(entry);
   const action = name(e.action);
   if (!action) return null;
-  const at = parseTime(pick(e, "@timestamp", "created_at", "timestamp", "at_sign_timestamp"));
+  const at = parseTimestamp(pick(e, ...TIME_KEYS));
   if (at === undefined) return null;
 
   const org = firstName(e.org) ?? name(e.org_login) ?? name(opts.orgFallback) ?? null;
@@ -336,6 +333,7 @@ function convert(entry: unknown, opts: FromAuditLogOptions): OrgEvent | null {
     action,
     at,
     org,
+    business: firstName(e.business) ?? null,
     actor,
     actorId,
     actorIsBot,

@@ -71,6 +71,11 @@ export interface OrgEvent {
   at: number;
   /** Org login the event belongs to (lower-case is NOT applied: GitHub logins keep their case). */
   org: string | null;
+  /**
+   * Slug of the enterprise that owns the org, when the source names one (audit-log `business`). Only
+   * `analyze` reads it, to add up one enterprise's orgs (see engine/scope.ts); absent means unknown.
+   */
+  business?: string | null;
   actor: string | null;
   actorId: number | null;
   /** True for bots and GitHub App server-to-server tokens: they are excluded by the behavioural detectors. */

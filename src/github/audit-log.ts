@@ -7,6 +7,7 @@
 // skipped until a daily recheck; the webhook detectors keep running for it.
 import type Bottleneck from "bottleneck";
 import { fromAuditLog } from "../events/from-audit-log.js";
+import { parseTimestamp } from "../events/time.js";
 import type { OrgEvent } from "../events/types.js";
 import type { Logger } from "../log.js";
 import type { OctokitLike, OctokitResponse } from "./octokit.js";
@@ -61,18 +62,11 @@ export interface PollResult {
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** `created` of an entry in epoch ms: `created_at` or `@timestamp`, as a number, numeric string or ISO. */
+/** `created` of an entry in epoch ms: `created_at` or `@timestamp`, in any form the one time parser reads. */
 export function createdOf(entry: unknown): number | null {
   if (typeof entry !== "object" || entry === null) return null;
   const e = entry as Record<string, unknown>;
-  for (const v of [e.created_at, e["@timestamp"]]) {
-    if (typeof v === "number" && Number.isFinite(v)) return v;
-    if (typeof v === "string" && v !== "") {
-      const n = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
-      if (Number.isFinite(n)) return n;
-    }
-  }
-  return null;
+  return parseTimestamp(e.created_at) ?? parseTimestamp(e["@timestamp"]) ?? null;
 }
 
 function documentIdOf(entry: unknown): string | null {

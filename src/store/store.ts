@@ -13,14 +13,36 @@ export interface DeliveryRecord {
   action: string | null;
   installationId: number | null;
   receivedAt: number;
+  /** sha256 (hex) of the raw request body; absent when the raw body is not known (Probot's receive()). */
+  bodySha256?: string | null;
+}
+
+/** A delivery id seen again with a different body (migration 0006): kept as evidence, never processed. */
+export interface DeliveryConflict {
+  deliveryId: string;
+  name: string;
+  action: string | null;
+  installationId: number | null;
+  firstBodySha256: string;
+  bodySha256: string;
+  bodyBytes: number;
+  body: string;
+  firstReceivedAt: number;
+  lastReceivedAt: number;
+  times: number;
 }
 
 export interface FindingRow {
   id: number;
+  /** What the finding may add up: `org:<login>`, or `business:<slug>` in an enterprise export (engine/scope.ts). */
+  scope: string;
+  /** `<detector>:<subject>`; unique within its scope. */
   fingerprint: string;
   detector: string;
   subject: string;
   org: string | null;
+  /** Every org whose events it holds (one, except in an enterprise export). */
+  orgs: string[];
   installationId: number | null;
   severity: Severity;
   summary: string;
@@ -76,10 +98,12 @@ export interface AuditLogPosition {
 
 interface RawFinding {
   id: number;
+  scope: string;
   fingerprint: string;
   detector: string;
   subject: string;
   org: string | null;
+  orgs: string;
   installation_id: number | null;
   severity: string;
   summary: string;
@@ -101,10 +125,12 @@ interface RawFinding {
 function toFinding(r: RawFinding): FindingRow {
   return {
     id: r.id,
+    scope: r.scope,
     fingerprint: r.fingerprint,
     detector: r.detector,
     subject: r.subject,
     org: r.org,
+    orgs: JSON.parse(r.orgs) as string[],
     installationId: r.installation_id,
     severity: r.severity as Severity,
     summary: r.summary,
@@ -131,20 +157,36 @@ export function fingerprintOf(detector: string, subject: string): string {
 /** Detector state is cached in memory and written back in batches; see flushState. */
 const MISSING = Symbol("missing");
 
+// Length-prefixed, so no text in a scope (an org name read from a file) can make two keys collide.
+function stateKey(scope: string, detector: string, key: string): string {
+  return `${scope.length}:${scope}${detector.length}:${detector}${key}`;
+}
+
 export class Store {
   readonly db: Db;
   private readonly s: Record<string, Statement>;
   private readonly stateCache = new Map<string, { value: unknown; expiresAt: number } | typeof MISSING>();
-  private readonly stateDirty = new Map<string, { value: unknown; expiresAt: number } | null>();
+  /** Changed state by cache key, with its parts kept apart (a key may hold any text). null: deleted. */
+  private readonly stateDirty = new Map<string, { scope: string; detector: string; key: string; entry: { value: unknown; expiresAt: number } | null }>();
 
   constructor(db: Db) {
     this.db = db;
     const p = (sql: string) => db.prepare(sql);
     this.s = {
       insertDelivery: p(
-        `INSERT INTO deliveries (id, name, action, installation_id, received_at)
-         VALUES (@id, @name, @action, @installationId, @receivedAt) ON CONFLICT (id) DO NOTHING`,
+        `INSERT INTO deliveries (id, name, action, installation_id, received_at, body_sha256)
+         VALUES (@id, @name, @action, @installationId, @receivedAt, @bodySha256) ON CONFLICT (id) DO NOTHING`,
       ),
+      deliveryBodySha256: p(`SELECT body_sha256 AS sha FROM deliveries WHERE id = ?`),
+      insertDeliveryConflict: p(
+        `INSERT INTO delivery_conflicts (delivery_id, name, action, installation_id, first_body_sha256, body_sha256,
+           body_bytes, body, first_received_at, last_received_at)
+         VALUES (@deliveryId, @name, @action, @installationId, @firstBodySha256, @bodySha256, @bodyBytes, @body,
+           @receivedAt, @receivedAt)
+         ON CONFLICT (delivery_id, body_sha256) DO UPDATE SET times = times + 1, last_received_at = excluded.last_received_at`,
+      ),
+      deliveryConflicts: p(`SELECT * FROM delivery_conflicts ORDER BY seq`),
+      pruneDeliveryConflicts: p(`DELETE FROM delivery_conflicts WHERE last_received_at < ?`),
       insertEvent: p(
         `INSERT INTO events (id, source, action, at, org, actor, repo, installation_id, body, processed)
          VALUES (@id, @source, @action, @at, @org, @actor, @repo, @installationId, @body, @processed)
@@ -156,13 +198,13 @@ export class Store {
       oldestEvents: p(`SELECT seq, at, processed FROM events ORDER BY seq LIMIT ?`),
       deleteEventsUpTo: p(`DELETE FROM events WHERE seq <= ? AND processed = 1 AND at < ?`),
       pruneDeliveries: p(`DELETE FROM deliveries WHERE received_at < ?`),
-      findingByFp: p(`SELECT * FROM findings WHERE fingerprint = ?`),
+      findingByFp: p(`SELECT * FROM findings WHERE scope = ? AND fingerprint = ?`),
       findingById: p(`SELECT * FROM findings WHERE id = ?`),
       insertFinding: p(
-        `INSERT INTO findings (fingerprint, detector, subject, org, installation_id, severity, summary, actor,
-           repos, first_seen, last_seen, count, raised_reason, created_at)
-         VALUES (@fingerprint, @detector, @subject, @org, @installationId, @severity, @summary, @actor,
-           @repos, @at, @at, 0, @raisedReason, @createdAt)`,
+        `INSERT INTO findings (scope, fingerprint, detector, subject, org, orgs, installation_id, severity, summary,
+           actor, repos, first_seen, last_seen, count, raised_reason, created_at)
+         VALUES (@scope, @fingerprint, @detector, @subject, @org, @orgs, @installationId, @severity, @summary,
+           @actor, @repos, @at, @at, 0, @raisedReason, @createdAt)`,
       ),
       insertEvidence: p(
         `INSERT INTO evidence (finding_id, event_id, at, source, severity, summary, data, digest)
@@ -171,7 +213,7 @@ export class Store {
          ON CONFLICT (finding_id, event_id) DO NOTHING`,
       ),
       updateFinding: p(
-        `UPDATE findings SET severity = @severity, summary = @summary, repos = @repos,
+        `UPDATE findings SET severity = @severity, summary = @summary, repos = @repos, orgs = @orgs,
            first_seen = min(first_seen, @at), last_seen = max(last_seen, @at), count = count + 1,
            raised_reason = coalesce(raised_reason, @raisedReason),
            installation_id = coalesce(installation_id, @installationId),
@@ -190,12 +232,12 @@ export class Store {
       filingError: p(`UPDATE findings SET last_error = ? WHERE id = ?`),
       raise: p(`UPDATE findings SET severity = ?, raised_reason = ?, actor_checked = 1 WHERE id = ?`),
       actorChecked: p(`UPDATE findings SET actor_checked = 1 WHERE id = ?`),
-      stateGet: p(`SELECT value, expires_at FROM detector_state WHERE detector = ? AND key = ?`),
+      stateGet: p(`SELECT value, expires_at FROM detector_state WHERE scope = ? AND detector = ? AND key = ?`),
       stateSet: p(
-        `INSERT INTO detector_state (detector, key, value, expires_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT (detector, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`,
+        `INSERT INTO detector_state (scope, detector, key, value, expires_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (scope, detector, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`,
       ),
-      stateDelete: p(`DELETE FROM detector_state WHERE detector = ? AND key = ?`),
+      stateDelete: p(`DELETE FROM detector_state WHERE scope = ? AND detector = ? AND key = ?`),
       stateExpire: p(`DELETE FROM detector_state WHERE expires_at < ?`),
       memberGet: p(`SELECT is_member, joined_at FROM members WHERE org = ? AND login = ?`),
       memberSet: p(
@@ -208,7 +250,7 @@ export class Store {
         `INSERT INTO accounts (login, created_at, checked_at) VALUES (?, ?, ?)
          ON CONFLICT (login) DO UPDATE SET created_at = excluded.created_at, checked_at = excluded.checked_at`,
       ),
-      configGet: p(`SELECT good_yaml FROM org_config WHERE org = ?`),
+      configGet: p(`SELECT good_yaml, updated_at FROM org_config WHERE org = ?`),
       configSet: p(
         `INSERT INTO org_config (org, good_yaml, updated_at) VALUES (?, ?, ?)
          ON CONFLICT (org) DO UPDATE SET good_yaml = excluded.good_yaml, updated_at = excluded.updated_at`,
@@ -237,17 +279,18 @@ export class Store {
       ),
       dryRunLogged: p(`UPDATE findings SET dry_run_seq = ? WHERE id = ?`),
       noticeSave: p(
-        `INSERT INTO config_reports (org, problem_hash, issue_number, reported_at, installation_id, title, body)
-         VALUES (@org, @key, NULL, @at, @installationId, @title, @body)
+        `INSERT INTO config_reports (org, problem_hash, issue_number, reported_at, installation_id, title, body, repo)
+         VALUES (@org, @key, NULL, @at, @installationId, @title, @body, @repo)
          ON CONFLICT (org, problem_hash) DO UPDATE SET installation_id = excluded.installation_id,
-           title = excluded.title, body = excluded.body
+           title = excluded.title, body = excluded.body, repo = excluded.repo
          WHERE config_reports.issue_number IS NULL`,
       ),
       noticesPending: p(
-        `SELECT org, problem_hash, installation_id, title, body FROM config_reports
+        `SELECT org, problem_hash, installation_id, title, body, repo FROM config_reports
          WHERE issue_number IS NULL AND body IS NOT NULL AND installation_id IS NOT NULL ORDER BY reported_at`,
       ),
       noticeError: p(`UPDATE config_reports SET last_error = ? WHERE org = ? AND problem_hash = ?`),
+      noticeDrop: p(`UPDATE config_reports SET body = NULL WHERE org = ? AND problem_hash = ? AND issue_number IS NULL`),
       auditPosGet: p(`SELECT * FROM audit_log_positions WHERE org = ?`),
       auditPosSet: p(
         `INSERT INTO audit_log_positions (org, installation_id, created_at, boundary_ids, last_success_at,
@@ -281,7 +324,35 @@ export class Store {
 
   /** Records an accepted webhook delivery. Returns false when this delivery id was seen before. */
   recordDelivery(d: DeliveryRecord): boolean {
-    return this.s.insertDelivery!.run(d).changes === 1;
+    return this.s.insertDelivery!.run({ ...d, bodySha256: d.bodySha256 ?? null }).changes === 1;
+  }
+
+  /** The body digest first recorded for a delivery id: undefined for an unknown id, null when not recorded. */
+  deliveryBodySha256(id: string): string | null | undefined {
+    return (this.s.deliveryBodySha256!.get(id) as { sha: string | null } | undefined)?.sha;
+  }
+
+  /** Keeps a delivery id's different body as evidence; the same body again only counts and dates it. */
+  recordDeliveryConflict(
+    c: Omit<DeliveryConflict, "firstReceivedAt" | "lastReceivedAt" | "times"> & { receivedAt: number },
+  ): void {
+    this.s.insertDeliveryConflict!.run(c);
+  }
+
+  deliveryConflicts(): DeliveryConflict[] {
+    return (this.s.deliveryConflicts!.all() as Record<string, unknown>[]).map((r) => ({
+      deliveryId: r.delivery_id as string,
+      name: r.name as string,
+      action: r.action as string | null,
+      installationId: r.installation_id as number | null,
+      firstBodySha256: r.first_body_sha256 as string,
+      bodySha256: r.body_sha256 as string,
+      bodyBytes: r.body_bytes as number,
+      body: r.body as string,
+      firstReceivedAt: r.first_received_at as number,
+      lastReceivedAt: r.last_received_at as number,
+      times: r.times as number,
+    }));
   }
 
   // --- events -----------------------------------------------------------------------------------------
@@ -338,6 +409,8 @@ export class Store {
 
   /** Deliveries are kept to ignore GitHub's redeliveries, which it offers for 3 days; older ones go. */
   pruneDeliveries(cutoff: number): number {
+    // Conflicting bodies kept as evidence go at the same cutoff, counted from the last time one was sent.
+    this.s.pruneDeliveryConflicts!.run(cutoff);
     return this.s.pruneDeliveries!.run(cutoff).changes;
   }
 
@@ -348,6 +421,7 @@ export class Store {
    * keeps the highest severity and appends the evidence. The same event counted twice changes nothing.
    */
   recordFinding(
+    scope: string,
     detector: string,
     draft: FindingDraft,
     event: OrgEvent,
@@ -356,14 +430,16 @@ export class Store {
   ): RecordedFinding {
     return this.transaction(() => {
       const fingerprint = fingerprintOf(detector, draft.subject);
-      let raw = this.s.findingByFp!.get(fingerprint) as RawFinding | undefined;
+      let raw = this.s.findingByFp!.get(scope, fingerprint) as RawFinding | undefined;
       let isNew = false;
       if (!raw) {
         const info = this.s.insertFinding!.run({
+          scope,
           fingerprint,
           detector,
           subject: draft.subject,
           org: event.org,
+          orgs: JSON.stringify(event.org ? [event.org] : []),
           installationId: event.installationId,
           severity: draft.severity,
           summary: draft.summary,
@@ -394,9 +470,12 @@ export class Store {
       if (added) {
         const severity = maxSeverity(raw.severity as Severity, draft.severity);
         const repos = [...new Set([...(JSON.parse(raw.repos) as string[]), ...draft.repos])].sort();
+        const orgs = JSON.parse(raw.orgs) as string[];
+        if (event.org && !orgs.includes(event.org)) orgs.push(event.org);
         this.s.updateFinding!.run({
           id: raw.id,
           severity,
+          orgs: JSON.stringify(orgs.sort()),
           // The summary follows the highest severity seen, so the title matches the worst evidence.
           summary: severity === draft.severity ? draft.summary : raw.summary,
           repos: JSON.stringify(repos),
@@ -411,8 +490,8 @@ export class Store {
     });
   }
 
-  getFinding(fingerprint: string): FindingRow | undefined {
-    const raw = this.s.findingByFp!.get(fingerprint) as RawFinding | undefined;
+  getFinding(scope: string, fingerprint: string): FindingRow | undefined {
+    const raw = this.s.findingByFp!.get(scope, fingerprint) as RawFinding | undefined;
     return raw ? toFinding(raw) : undefined;
   }
 
@@ -469,40 +548,37 @@ export class Store {
 
   // --- detector state ---------------------------------------------------------------------------------
 
-  stateGet<T>(detector: string, key: string): T | undefined {
-    const k = `${detector}\u0000${key}`;
+  stateGet<T>(scope: string, detector: string, key: string): T | undefined {
+    const k = stateKey(scope, detector, key);
     let hit = this.stateCache.get(k);
     if (hit === undefined) {
-      const row = this.s.stateGet!.get(detector, key) as { value: string; expires_at: number } | undefined;
+      const row = this.s.stateGet!.get(scope, detector, key) as { value: string; expires_at: number } | undefined;
       hit = row ? { value: JSON.parse(row.value) as unknown, expiresAt: row.expires_at } : MISSING;
       this.stateCache.set(k, hit);
     }
     return hit === MISSING ? undefined : (hit.value as T);
   }
 
-  stateSet(detector: string, key: string, value: unknown, expiresAt: number): void {
-    const k = `${detector}\u0000${key}`;
+  stateSet(scope: string, detector: string, key: string, value: unknown, expiresAt: number): void {
+    const k = stateKey(scope, detector, key);
     const entry = { value, expiresAt };
     this.stateCache.set(k, entry);
-    this.stateDirty.set(k, entry);
+    this.stateDirty.set(k, { scope, detector, key, entry });
   }
 
-  stateDelete(detector: string, key: string): void {
-    const k = `${detector}\u0000${key}`;
+  stateDelete(scope: string, detector: string, key: string): void {
+    const k = stateKey(scope, detector, key);
     this.stateCache.set(k, MISSING);
-    this.stateDirty.set(k, null);
+    this.stateDirty.set(k, { scope, detector, key, entry: null });
   }
 
   /** Writes changed detector state in one transaction; drops state that expired before `now`. */
   flushState(now?: number): void {
     if (this.stateDirty.size === 0 && now === undefined) return;
     this.transaction(() => {
-      for (const [k, entry] of this.stateDirty) {
-        const sep = k.indexOf("\u0000");
-        const detector = k.slice(0, sep);
-        const key = k.slice(sep + 1);
-        if (entry === null) this.s.stateDelete!.run(detector, key);
-        else this.s.stateSet!.run(detector, key, JSON.stringify(entry.value), entry.expiresAt);
+      for (const { scope, detector, key, entry } of this.stateDirty.values()) {
+        if (entry === null) this.s.stateDelete!.run(scope, detector, key);
+        else this.s.stateSet!.run(scope, detector, key, JSON.stringify(entry.value), entry.expiresAt);
       }
       if (now !== undefined) this.s.stateExpire!.run(now);
     });
@@ -535,6 +611,12 @@ export class Store {
 
   lastGoodConfig(org: string): string | undefined {
     return (this.s.configGet!.get(org) as { good_yaml: string } | undefined)?.good_yaml;
+  }
+
+  /** The last good config text and when it was saved (the config service saves a text only when it changed). */
+  goodConfig(org: string): { yaml: string; savedAt: number } | undefined {
+    const r = this.s.configGet!.get(org) as { good_yaml: string; updated_at: number } | undefined;
+    return r ? { yaml: r.good_yaml, savedAt: r.updated_at } : undefined;
   }
 
   saveGoodConfig(org: string, yaml: string, at: number): void {
@@ -588,18 +670,31 @@ export class Store {
   }
 
   /** Keeps a notice until it is filed (a notice already filed for this org and key is left alone). */
-  saveNotice(n: { org: string; key: string; installationId: number; title: string; body: string }, at: number): void {
-    this.s.noticeSave!.run({ ...n, at });
+  /** `repo`: file it in this repository of the org rather than the `alerts.repo` in force. */
+  saveNotice(n: { org: string; key: string; installationId: number; title: string; body: string; repo?: string | null }, at: number): void {
+    this.s.noticeSave!.run({ ...n, repo: n.repo ?? null, at });
   }
 
-  pendingNotices(): { org: string; key: string; installationId: number; title: string; body: string }[] {
+  pendingNotices(): { org: string; key: string; installationId: number; title: string; body: string; repo: string | null }[] {
     return (
-      this.s.noticesPending!.all() as { org: string; problem_hash: string; installation_id: number; title: string | null; body: string }[]
-    ).map((r) => ({ org: r.org, key: r.problem_hash, installationId: r.installation_id, title: r.title ?? "", body: r.body }));
+      this.s.noticesPending!.all() as {
+        org: string;
+        problem_hash: string;
+        installation_id: number;
+        title: string | null;
+        body: string;
+        repo: string | null;
+      }[]
+    ).map((r) => ({ org: r.org, key: r.problem_hash, installationId: r.installation_id, title: r.title ?? "", body: r.body, repo: r.repo }));
   }
 
   markNoticeError(org: string, key: string, message: string): void {
     this.s.noticeError!.run(message.slice(0, 2000), org, key);
+  }
+
+  /** Stops retrying a notice that has nowhere to go (its row stays, so the key is known). */
+  dropNotice(org: string, key: string): void {
+    this.s.noticeDrop!.run(org, key);
   }
 
   // --- audit-log poll position ------------------------------------------------------------------------

@@ -62,7 +62,7 @@ function setup(input: ConfigInput = {}) {
       ctx.sleeps += 1;
     },
   });
-  const finding = () => t.store.getFinding(FP)!;
+  const finding = () => t.store.getFinding("org:acme", FP)!;
   return { ...t, logs, ctx, dispatcher, finding };
 }
 
@@ -302,7 +302,7 @@ describe("AlertDispatcher", () => {
     t.store.markActorChecked(t.finding().id);
     t.store.markFiled(t.finding().id, "acme/security-alerts", 7, 0);
     t.run(fork({ details: { forkFullName: "eve/api", forkOwner: "eve", forkOwnerType: "User" } }));
-    const other = t.store.getFinding("personal-fork:acme/api->eve/api")!;
+    const other = t.store.getFinding("org:acme", "personal-fork:acme/api->eve/api")!;
     t.store.markActorChecked(other.id);
     const bodies: string[] = [];
     const scope = privateRepo()
@@ -427,5 +427,55 @@ describe("reportNotice", () => {
     expect(scope.isDone()).toBe(true);
     expect(t.logs.some((l) => l.level === "error" && l.msg.includes("REFUSED"))).toBe(true);
     expect(t.store.configReport("acme", "config:abc")).toEqual({ issueNumber: null });
+  });
+});
+
+describe("notices about the app itself", () => {
+  const change = { org: "acme", installationId: 42, key: "config-change:abc", title: "config changed: it now watches less", body: "- `mode`: dry-run" };
+  const OLD = "/repos/acme/sec-alerts";
+
+  it("are filed in dry-run mode, which silences findings only", async () => {
+    const t = setup({ mode: "dry-run" });
+    t.run(fork());
+    t.store.markActorChecked(t.finding().id);
+    let posted: { labels: string[] } | undefined;
+    const scope = privateRepo()
+      .post(`${REPO}/issues`, (b: typeof posted) => {
+        posted = b;
+        return true;
+      })
+      .reply(201, { number: 40 });
+    await t.dispatcher.reportNotice(change);
+    expect(await t.dispatcher.flush()).toEqual({ filed: 0, commented: 0, pending: 0, dryRun: 1 });
+    expect(scope.isDone()).toBe(true);
+    expect(posted?.labels).toEqual(["exfil-monitor", "config-change"]);
+    expect(t.store.configReport("acme", change.key)).toEqual({ issueNumber: 40 });
+    expect(t.finding().issueNumber).toBeNull();
+  });
+
+  it("go to the repository they name (the one alerts.repo replaced) once it is checked to be private", async () => {
+    const t = setup();
+    const scope = nock(API)
+      .get(OLD)
+      .reply(200, { private: true, visibility: "private" })
+      .post(`${OLD}/issues`)
+      .reply(201, { number: 5 });
+    await t.dispatcher.reportNotice({ ...change, key: "config-change:abc:previous-repo", repo: "sec-alerts" });
+    expect(scope.isDone()).toBe(true);
+    expect(t.store.configReport("acme", "config-change:abc:previous-repo")).toEqual({ issueNumber: 5 });
+  });
+
+  it("are never filed in a named repository that is not private, and dropped when it does not exist", async () => {
+    const t = setup();
+    const publicOld = nock(API).get(OLD).reply(200, { private: false, visibility: "public" });
+    await t.dispatcher.reportNotice({ ...change, key: "k1", repo: "sec-alerts" });
+    expect(publicOld.isDone()).toBe(true);
+    expect(t.store.pendingNotices().map((n) => n.key)).toEqual(["k1"]);
+
+    const gone = nock(API).get(OLD).reply(404, { message: "Not Found" });
+    await t.dispatcher.flush();
+    expect(gone.isDone()).toBe(true);
+    expect(t.store.pendingNotices()).toEqual([]);
+    expect(t.logs.some((l) => l.level === "warn" && l.msg.includes("former alerts repository dropped"))).toBe(true);
   });
 });

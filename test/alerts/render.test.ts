@@ -5,16 +5,19 @@ import { personalFork } from "../../src/detectors/personal-fork.js";
 import type { Detector } from "../../src/detectors/types.js";
 import type { EvidenceRow, FindingRow } from "../../src/store/store.js";
 import { DAY, MINUTE, T0, makeConfig } from "../helpers/engine.js";
+import { ALL, escaped, name } from "../helpers/invisible.js";
 
 const detector = personalFork as unknown as Detector;
 
 function finding(over: Partial<FindingRow> = {}): FindingRow {
   return {
     id: 1,
+    scope: "org:acme",
     fingerprint: "personal-fork:acme/api->mallory/api",
     detector: "personal-fork",
     subject: "acme/api->mallory/api",
     org: "acme",
+    orgs: ["acme"],
     installationId: 42,
     severity: "high",
     summary: "acme/api forked into personal account mallory",
@@ -109,7 +112,7 @@ describe("renderIssue", () => {
     expect(rendered).not.toContain("](");
     expect(rendered).not.toContain("<!--");
     expect(body).not.toContain("\u202E");
-    expect(body).toContain("\\u202e");
+    expect(body).toContain("\\u{202E}");
 
     // Every row of every table has as many cell separators as its header.
     const lines = body.split("\n");
@@ -178,5 +181,58 @@ describe("notices", () => {
 
   it("hashes the fingerprint so it cannot end the HTML comment", () => {
     expect(fingerprintMarker("a --> <b>")).toMatch(/^<!-- exfil-monitor:fp:[0-9a-f]{64} -->$/);
+  });
+});
+
+describe("invisible and bidirectional characters", () => {
+  /** Code points found raw in `text`. */
+  const rawIn = (text: string, cps: readonly number[]) => cps.filter((cp) => text.includes(String.fromCodePoint(cp))).map(name);
+
+  // One finding per code point: a value holding several would still pass if only the first were escaped.
+  for (const cp of ALL) {
+    const c = String.fromCodePoint(cp);
+    const e = escaped(cp);
+    it(`shows ${name(cp)} escaped in every part of an issue, a comment and a notice`, () => {
+      const f = finding({
+        summary: `acme/a${c}pi forked`,
+        actor: `mal${c}lory`,
+        subject: `acme/a${c}pi->x`,
+        fingerprint: `personal-fork:acme/a${c}pi`,
+        org: `ac${c}me`,
+        repos: [`acme/a${c}pi`, "acme/web"],
+        raisedReason: `mal${c}lory's account is new`,
+      });
+      const evidence = [row(1, { [`k${c}ey`]: `v${c}alue`, fork: `mal${c}lory/api` })];
+      const config = makeConfig({ alerts: { labels: [`sec${c}urity`], mention: ["bob"] } });
+      // The schema refuses such a mention entry; the renderer must not rely on that.
+      config.alerts.mention = [`ali${c}ce`, "bob"];
+      const issue = renderIssue({ finding: f, evidence, detector, config });
+      expect(rawIn(issue.title, [cp])).toEqual([]);
+      expect(rawIn(issue.body, [cp])).toEqual([]);
+      expect(rawIn(issue.labels.join(" "), [cp])).toEqual([]);
+      expect(issue.title).toBe(`[HIGH] acme/a${e}pi forked`);
+      for (const shown of [`acme/a${e}pi forked`, `mal${e}lory`, `acme/a${e}pi->x`, `ac${e}me`, `acme/a${e}pi`, `mal${e}lory's account is new`, `k${e}ey`, `v${e}alue`, `mal${e}lory/api`]) {
+        expect(issue.body).toContain(`\`${shown}\``);
+      }
+      expect(issue.labels).toContain(`sec${e}urity`);
+      // A mention entry that is not a plain login or team is dropped, never pasted.
+      expect(issue.body.trimEnd().endsWith("cc @bob")).toBe(true);
+
+      const comment = renderComment({ finding: f, evidence, detector });
+      expect(rawIn(comment, [cp])).toEqual([]);
+      for (const shown of [`acme/a${e}pi`, `k${e}ey`, `v${e}alue`]) expect(comment).toContain(`\`${shown}\``);
+
+      const notice = renderNotice({ org: "acme", key: "k", title: `pushed by mal${c}lory`, body: `Changed by mal${c}lory.\nSecond line.`, quote: `mode: dry${c}-run\n` });
+      expect(rawIn(notice.title + notice.body, [cp])).toEqual([]);
+      expect(notice.title).toBe(`exfil-monitor: pushed by mal${e}lory`);
+      expect(notice.body).toContain(`Changed by mal${e}lory.\nSecond line.`);
+      expect(notice.body).toContain(`\`\`\`yaml\nmode: dry${e}-run\n\`\`\``);
+    });
+  }
+
+  it("keeps escaped notices under GitHub's body limit", () => {
+    const n = renderNotice({ org: "acme", key: "k", title: "t", body: "\u202E".repeat(20_000), quote: "\u{E0041}".repeat(20_000) });
+    expect(n.body.length).toBeLessThan(65_536);
+    expect(rawIn(n.body, [0x202e, 0xe0041])).toEqual([]);
   });
 });

@@ -126,10 +126,19 @@ describe("a fork of a private repository into a personal account", () => {
     expect(finding!.issueNumber).toBe(7);
   });
 
-  it("files nothing in dry-run mode", async () => {
+  it("files no finding in dry-run mode, only the notice that dry-run took effect", async () => {
+    const created: { title: string; labels: string[] }[] = [];
     githubFor({ yaml: "mode: dry-run\n" });
+    nock(API)
+      .post(`${ALERTS}/issues`, (body) => {
+        created.push(body);
+        return true;
+      })
+      .reply(201, { number: 3 });
     await receive("fork.private-org-to-user", "delivery-1");
+    await runtime.alerts.flush();
     expect(unmatched.filter((r) => r.startsWith("POST /repos"))).toEqual([]);
+    expect(created.map((c) => c.labels)).toEqual([["exfil-monitor", "config-change"]]);
     expect(store.listFindings()[0]?.issueNumber).toBeNull();
     nock.cleanAll();
   });

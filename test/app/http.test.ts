@@ -1,5 +1,6 @@
-// The app behind a real HTTP server on 127.0.0.1: signatures, every example payload GitHub publishes, and
-// the /health route.
+// The app behind a real HTTP server on 127.0.0.1: signatures, what GitHub never sends, redeliveries, every
+// example payload GitHub publishes, and the /health route.
+import { createHash } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { createNodeMiddleware, Probot } from "probot";
@@ -9,18 +10,20 @@ import { createApp } from "../../src/index.js";
 import type { Runtime } from "../../src/app/runtime.js";
 import { MEMORY } from "../../src/store/open.js";
 import { Store } from "../../src/store/store.js";
-import { deliver, testPrivateKey, WEBHOOK_SECRET } from "../helpers/app-process.js";
-import { allExamples, webhookFixture } from "../helpers/examples.js";
+import { deliver, sign, testPrivateKey, WEBHOOK_SECRET } from "../helpers/app-process.js";
+import { allExamples, examplePayload, webhookFixture } from "../helpers/examples.js";
 import { TestProbotOctokit } from "../helpers/github.js";
+import { rawPost } from "../helpers/raw-http.js";
 
 let server: http.Server;
 let url: string;
 let store: Store;
 let runtime: Runtime;
+let probot: Probot;
 
 beforeAll(async () => {
   store = Store.open(MEMORY);
-  const probot = new Probot({
+  probot = new Probot({
     appId: 1,
     privateKey: testPrivateKey(),
     secret: WEBHOOK_SECRET,
@@ -28,7 +31,7 @@ beforeAll(async () => {
     Octokit: TestProbotOctokit,
   });
   const middleware = await createNodeMiddleware(
-    createApp({ store, env: readEnv({}), jobs: false, alertWriteSpacingMs: 0, onRuntime: (r) => (runtime = r) }),
+    createApp({ store, env: readEnv({ WEBHOOK_SECRET }), jobs: false, alertWriteSpacingMs: 0, onRuntime: (r) => (runtime = r) }),
     { probot },
   );
   server = http.createServer((req, res) => {
@@ -109,5 +112,135 @@ describe("GET /health", () => {
     prepare.mockRestore();
     expect(res.status).toBe(503);
     expect(await res.json()).toMatchObject({ status: "error", database: expect.stringContaining("SQLITE_IOERR") });
+  });
+});
+
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+
+/** Every log call the app made while `fn` ran, each as one string (fields and message). */
+async function logsDuring(fn: () => Promise<void>): Promise<{ level: string; text: string }[]> {
+  const calls: { level: string; text: string }[] = [];
+  const spies = (["debug", "info", "warn", "error"] as const).map((level) =>
+    vi.spyOn(probot.log, level).mockImplementation(((obj: unknown, msg?: unknown) => {
+      calls.push({ level, text: JSON.stringify([obj, msg], (_k, v: unknown) => (v instanceof Error ? { message: v.message, stack: v.stack } : v)) });
+    }) as never),
+  );
+  try {
+    await fn();
+  } finally {
+    for (const s of spies) s.mockRestore();
+  }
+  return calls;
+}
+
+describe("what GitHub never sends", () => {
+  const post = (headers: Record<string, string>, body: string, method = "POST") =>
+    fetch(`${url}/api/github/webhooks`, { method, headers, ...(method === "POST" ? { body } : {}) });
+  const payload = JSON.stringify(examplePayload("push"));
+  const good = { "content-type": "application/json", "x-github-event": "push", "x-github-delivery": "refused-1", "x-hub-signature-256": sign(payload) };
+
+  it("never writes a request body to the log, forged, unparsable or failing to store", async () => {
+    const marker = "BODY-MARKER-7f3a";
+    const body = JSON.stringify({ ...examplePayload("push"), marker });
+    const logs = await logsDuring(async () => {
+      expect((await post({ ...good, "x-github-delivery": "log-1", "x-hub-signature-256": sign(body, "not-the-secret") }, body)).status).toBe(400);
+      const unparsable = `${marker}{`;
+      expect((await post({ ...good, "x-github-delivery": "log-2", "x-hub-signature-256": sign(unparsable) }, unparsable)).status).toBe(400);
+      const failing = vi.spyOn(store, "recordDelivery").mockImplementation(() => {
+        throw new Error("SQLITE_FULL: database or disk is full");
+      });
+      try {
+        expect((await post({ ...good, "x-github-delivery": "log-3", "x-hub-signature-256": sign(body) }, body)).status).toBe(500);
+      } finally {
+        failing.mockRestore();
+      }
+    });
+    expect(logs.filter((l) => l.level === "warn" || l.level === "error").length).toBeGreaterThanOrEqual(3);
+    for (const l of logs) expect(l.text).not.toContain(marker);
+    // What is logged instead: the delivery id, the event, the size and the reason.
+    expect(logs.find((l) => l.text.includes("log-1"))?.text).toMatch(/"event":"push".*"bytes":\d+.*"reason":"signature-mismatch"/);
+  });
+
+  it("refuses a signed delivery without X-GitHub-Delivery, or with an empty one, with 400", async () => {
+    const before = deliveryCount();
+    const { "x-github-delivery": _id, ...noId } = good;
+    for (const headers of [noId, { ...good, "x-github-delivery": "" }, { ...good, "x-github-delivery": "has spaces" }]) {
+      const res = await post(headers, payload);
+      expect(res.status).toBe(400);
+      expect(await res.json()).toEqual({ error: expect.stringContaining("X-GitHub-Delivery") });
+    }
+    expect(deliveryCount()).toBe(before);
+  });
+
+  it("refuses another method, content type, event name or signature format, and a signed body that is not a JSON object", async () => {
+    const before = deliveryCount();
+    expect((await post(good, "", "GET")).status).toBe(405);
+    expect((await post({ ...good, "content-type": "application/x-www-form-urlencoded" }, payload)).status).toBe(415);
+    expect((await post({ ...good, "x-github-event": "Push Event" }, payload)).status).toBe(400);
+    expect((await post({ ...good, "x-hub-signature-256": "sha1=abc" }, payload)).status).toBe(400);
+    for (const body of ["[1,2]", "null", "{not json"]) {
+      const res = await post({ ...good, "x-hub-signature-256": sign(body) }, body);
+      expect(res.status).toBe(400);
+    }
+    expect(deliveryCount()).toBe(before);
+  });
+
+  it("answers a declared body over GitHub's cap 413 before reading it", async () => {
+    const res = await rawPost(`${url}/api/github/webhooks`, { headers: good, size: 30 * 1000 * 1000 });
+    expect(res.status).toBe(413);
+    // The answer came while the body was still being sent: it was not waited for.
+    expect(res.sent).toBeLessThan(30 * 1000 * 1000);
+  });
+});
+
+describe("a delivery id seen again", () => {
+  const first = examplePayload("push");
+  const bodyA = JSON.stringify(first);
+  const bodyB = JSON.stringify({ ...first, after: "0000000000000000000000000000000000000000" });
+  const send = (id: string, body: string) =>
+    fetch(`${url}/api/github/webhooks`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-github-event": "push", "x-github-delivery": id, "x-hub-signature-256": sign(body) },
+      body,
+    });
+
+  it("with the same body is a quiet redelivery", async () => {
+    const logs = await logsDuring(async () => {
+      expect((await send("again-1", bodyA)).status).toBe(200);
+      expect((await send("again-1", bodyA)).status).toBe(200);
+    });
+    expect(logs.filter((l) => l.level === "warn")).toEqual([]);
+    expect(store.deliveryBodySha256("again-1")).toBe(sha256(bodyA));
+    expect(store.deliveryConflicts().filter((c) => c.deliveryId === "again-1")).toEqual([]);
+  });
+
+  it("with a different body is logged at warn with both body hashes and kept as evidence, not processed", async () => {
+    let eventsAfterFirst = 0;
+    const logs = await logsDuring(async () => {
+      expect((await send("again-2", bodyA)).status).toBe(200);
+      eventsAfterFirst = store.countEvents();
+      expect((await send("again-2", bodyB)).status).toBe(200);
+      expect((await send("again-2", bodyB)).status).toBe(200);
+    });
+    const warnings = logs.filter((l) => l.level === "warn");
+    expect(warnings).toHaveLength(2);
+    for (const w of warnings) {
+      expect(w.text).toContain("different body");
+      expect(w.text).toContain(`"firstSha256":"${sha256(bodyA)}"`);
+      expect(w.text).toContain(`"sha256":"${sha256(bodyB)}"`);
+    }
+    expect(store.deliveryConflicts().filter((c) => c.deliveryId === "again-2")).toEqual([
+      expect.objectContaining({
+        name: "push",
+        firstBodySha256: sha256(bodyA),
+        bodySha256: sha256(bodyB),
+        bodyBytes: Buffer.byteLength(bodyB),
+        body: bodyB,
+        times: 2,
+      }),
+    ]);
+    // The different body's events were not stored.
+    expect(store.countEvents()).toBe(eventsAfterFirst);
+    expect(runtime.counters.conflicts).toBe(2);
   });
 });

@@ -55,9 +55,9 @@ describe("Runtime background processing", () => {
   });
 
   it("deletes detector state that expired long before, and keeps state late audit-log events may still need", async () => {
-    store.stateSet("mass-clone", "old", { n: 1 }, T0 - STATE_EXPIRY_GRACE_MS - DAY);
-    store.stateSet("mass-clone", "recent", { n: 2 }, T0 - DAY);
-    store.stateSet("mass-clone", "live", { n: 3 }, T0 + DAY);
+    store.stateSet("org:acme", "mass-clone", "old", { n: 1 }, T0 - STATE_EXPIRY_GRACE_MS - DAY);
+    store.stateSet("org:acme", "mass-clone", "recent", { n: 2 }, T0 - DAY);
+    store.stateSet("org:acme", "mass-clone", "live", { n: 3 }, T0 + DAY);
     store.flushState();
     expect(stateRows()).toBe(3);
 
@@ -69,7 +69,7 @@ describe("Runtime background processing", () => {
   });
 
   it("keeps the state an old event in the batch may need", async () => {
-    store.stateSet("mass-clone", "window", { n: 1 }, T0 - 20 * DAY);
+    store.stateSet("org:acme", "mass-clone", "window", { n: 1 }, T0 - 20 * DAY);
     store.flushState();
     // A poll resuming after a long outage: the batch reaches back 25 days.
     runtime.acceptEvents([makeEvent({ action: "push", at: T0 - 25 * DAY })]);

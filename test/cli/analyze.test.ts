@@ -92,12 +92,14 @@ describe("exfil-monitor analyze", () => {
       severity: "high",
       summary: "acme/payments was made public (was private)",
       actor: "mallory",
+      orgs: ["acme"],
       repos: ["acme/payments"],
       first_seen: "2026-10-02T10:20:00.000Z",
       last_seen: "2026-10-02T10:20:00.000Z",
       count: 1,
       evidence: [{ time: "2026-10-02T10:20:00.000Z", source: "audit-log", data: expect.any(Object) }],
       fingerprint: "repo-made-public:acme/payments",
+      scope: "business:acme-corp",
     });
     const burst = reference.findings.find((x) => x.detector === "mass-clone")!;
     expect(burst.repos).toEqual(["acme/api", "acme/auth", "acme/billing", "acme/infra", "acme/mobile", "acme/payments", "acme/search"]);
@@ -205,9 +207,9 @@ describe("exfil-monitor analyze", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).not.toContain("\u001b");
     expect(r.stdout).not.toContain("\u0007");
-    expect(r.stdout).toContain("\\u001b[2J");
+    expect(r.stdout).toContain("\\u{001B}[2J");
     const [header, row] = r.stdout.split("\n");
-    expect(header).toMatch(/^SEVERITY +DETECTOR +ACTOR +REPOS +COUNT +FIRST SEEN \(UTC\) +LAST SEEN \(UTC\) +SUMMARY$/);
+    expect(header).toMatch(/^SEVERITY +DETECTOR +ORGS +ACTOR +REPOS +COUNT +FIRST SEEN \(UTC\) +LAST SEEN \(UTC\) +SUMMARY$/);
     expect(row!.indexOf("repo-made-public")).toBe(header!.indexOf("DETECTOR"));
     expect(renderTable([])).toBe("No findings.\n");
   });
@@ -262,13 +264,180 @@ describe("exfil-monitor analyze", () => {
       expect((await cli([])).code).toBe(2);
     });
 
-    it("reports a file that breaks half-way and reads the next one", async () => {
+    it("is 2 for a file that breaks half-way: says how far it got, reads the next file, marks the result incomplete", async () => {
       const gz = gzipSync(fs.readFileSync(JSONL));
       const truncated = write("truncated.jsonl.gz", gz.subarray(0, gz.length - 30));
-      const r = await cli(["analyze", truncated, CSV]);
-      expect(r.code).toBe(0);
-      expect(r.stderr).toMatch(/truncated\.jsonl\.gz:\d+ \(reading stopped: /);
+      const r = await cli(["analyze", truncated, CSV, "--fail-on", "low"]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(
+        `exfil-monitor: ${truncated} was read only in part: reading stopped at line 23, after 22 audit entries: not a valid gzip stream (unexpected end of file); the rest of the file is not in this result\n`,
+      );
+      expect(r.stderr).toMatch(/\nexfil-monitor: INCOMPLETE: 1 file of 2 was not read in full \(above\); the findings cover only what was read\.\n$/);
+      // What was read is still shown: the findings are real.
       expect(detectors(r.findings)).toEqual(detectors(reference.findings));
+    });
+
+    it("is 2 when reading fails with an I/O error part-way, with the entries before it counted", async () => {
+      const head = `${lines().slice(0, 10).join("\n")}\n`;
+      const stdin = new Readable({ read() {} });
+      stdin.push(head);
+      setImmediate(() => stdin.destroy(Object.assign(new Error("EIO: i/o error, read"), { code: "EIO" })));
+      const out = new PassThrough();
+      const err = new PassThrough();
+      let stderr = "";
+      err.on("data", (c: Buffer) => (stderr += c.toString()));
+      expect(await main(["analyze", "-", "--fail-on", "low"], { stdout: out, stderr: err, stdin })).toBe(2);
+      expect(stderr).toContain("exfil-monitor: standard input was read only in part: reading stopped at line 11, after 10 audit entries: EIO: i/o error, read;");
+      expect(stderr).toContain("INCOMPLETE: 1 file of 1");
+    });
+
+    it("is 2 for a JSON array whose structure breaks mid-file, with the entries before it counted", async () => {
+      const entries = lines().map((l) => JSON.parse(l) as unknown);
+      const text = `[\n${entries.slice(0, 10).map((e) => JSON.stringify(e)).join(",\n")}\n]}\n${entries.slice(10).map((e) => JSON.stringify(e)).join(",\n")}\n]\n`;
+      const file = write("broken.json", text);
+      const r = await cli(["analyze", file, "--format", "table"]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`${file} was read only in part: reading stopped at line 12, after 10 audit entries: the JSON structure is broken: an unexpected '}'`);
+      expect(r.stderr).toContain("INCOMPLETE");
+      expect(r.stdout).not.toContain("No findings.");
+    });
+
+    // Each of these once ended in "0 findings" and exit 0, which passes a scheduled job forever.
+    const jsonl = fs.readFileSync(JSONL, "utf8");
+    it.each<[string, string | Buffer, RegExp]>([
+      ["an empty file", "", /^\S+ has no audit entries: it is empty$/],
+      ["white space only", " \r\n\n", /^\S+ has no audit entries: it is empty$/],
+      ["an empty gzip", gzipSync(""), /^\S+ has no audit entries: it is empty once gunzipped$/],
+      ["one byte of text", "x", /^cannot read \S+: read as CSV \(it does not start with \[ or \{\), but its first line has no `action` column, so it is not an audit-log export \(first line: "x"\)$/],
+      ["one byte {", "{", /^cannot read \S+: the file ends in the middle of a JSON value \(cut short\?\)$/],
+      ["one byte [", "[", /^cannot read \S+: the file ends before the JSON array is closed \(cut short\?\)$/],
+      ["UTF-16 JSON lines without a byte-order mark", Buffer.from(jsonl, "utf16le"), /^cannot read \S+: the file looks like UTF-16LE text without a byte-order mark/],
+      ["a gzip cut in its first block", gzipSync(jsonl).subarray(0, 40), /^cannot read \S+: not a valid gzip stream \(unexpected end of file\)$/],
+      [
+        "JSON objects with no audit fields",
+        '{"name":"alice","email":"a@example.com"}\n{"name":"bob"}\n',
+        /^\S+ has no audit entries: it was read as JSON lines, and none of its 2 values is an audit event \(line 1: no `action` field: not an audit event\)$/,
+      ],
+      ["an empty JSON array", "[]\n", /^\S+ has no audit entries: it was read as a JSON array with nothing in it$/],
+      ["a CSV header and nothing else", "@timestamp,action,actor\n", /^\S+ has no audit entries: it holds a CSV header row and nothing else$/],
+      [
+        "entries whose times are all unreadable",
+        '{"action":"git.clone","@timestamp":"yesterday"}\n',
+        /^\S+ has no audit entries: .*\(line 1: no usable time: `@timestamp` "yesterday" is in none of the forms read: ISO 8601/,
+      ],
+      ["binary data", Buffer.from(Array.from({ length: 600 }, (_, i) => (i * 37) % 256)), /^cannot read \S+: the file holds binary data \(NUL bytes\)/],
+    ])("is 2 for %s, with one line naming the file and the reason, even with --fail-on low", async (what, data, reason) => {
+      const file = write(`unreadable/${what.replace(/\W+/g, "-")}.log`, data);
+      const r = await cli(["analyze", file, "--fail-on", "low", "--format", "table"]);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe("");
+      const out = r.stderr.split("\n").filter((l) => l !== "");
+      expect(out).toHaveLength(1);
+      const line = out[0]!.replace(/^exfil-monitor: /, "");
+      expect(line).toMatch(reason);
+      expect(line).toContain(file);
+    });
+
+    it("is 2 for a CSV with prototype-reaching headers, which leaves Object.prototype untouched", async () => {
+      const before = Object.getOwnPropertyNames(Object.prototype);
+      for (const header of ["__proto__.polluted", "constructor.prototype.polluted", "__proto__", "prototype"]) {
+        const file = write("proto.csv", `@timestamp,action,${header}\n1790935200000,repo.access,yes\n`);
+        const r = await cli(["analyze", file]);
+        expect(r.code).toBe(2);
+        expect(r.stderr).toContain(`cannot read ${file}: CSV column 3 is named ${JSON.stringify(header)}`);
+      }
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+      expect(Object.getOwnPropertyNames(Object.prototype)).toEqual(before);
+    });
+
+    it("names each unreadable file among several, and still shows the findings of the others", async () => {
+      const empty = write("several/empty.jsonl", "");
+      const notAudit = write("several/people.jsonl", '{"name":"alice"}\n');
+      const utf16 = write("several/utf16.jsonl", Buffer.from(jsonl, "utf16le"));
+      const r = await cli(["analyze", empty, JSONL, notAudit, utf16, "--fail-on", "low"]);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe(reference.stdout);
+      expect(r.stderr).toContain(`exfil-monitor: ${empty} has no audit entries: it is empty\n`);
+      expect(r.stderr).toContain(`exfil-monitor: ${notAudit} has no audit entries`);
+      expect(r.stderr).toContain(`exfil-monitor: cannot read ${utf16}: the file looks like UTF-16LE`);
+      expect(r.stderr).toContain("exfil-monitor: INCOMPLETE: 3 files of 4 were not read in full");
+    });
+
+    it("is 2 naming every path that does not exist, before reading anything", async () => {
+      const r = await cli(["analyze", "/nonexistent/a.jsonl", JSONL, "/nonexistent/b.jsonl"]);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toBe("exfil-monitor: cannot read /nonexistent/a.jsonl: no such file; cannot read /nonexistent/b.jsonl: no such file\n");
+    });
+  });
+
+  describe("encodings", () => {
+    const swap = (b: Buffer) => Buffer.from(b).swap16();
+    it.each([
+      ["JSON lines", JSONL],
+      ["a JSON array", ARRAY],
+      ["CSV", CSV],
+    ])("finds the same in %s written as UTF-16 LE or BE with a byte-order mark (PowerShell's >)", async (_what, source) => {
+      const text = `\uFEFF${fs.readFileSync(source, "utf8").replace(/\r?\n/g, "\r\n")}`;
+      const le = write(`utf16/${path.basename(source)}.le`, Buffer.from(text, "utf16le"));
+      const be = write(`utf16/${path.basename(source)}.be`, swap(Buffer.from(text, "utf16le")));
+      for (const file of [le, be]) {
+        const r = await cli(["analyze", file]);
+        expect({ file, code: r.code, stdout: r.stdout }).toEqual({ file, code: 0, stdout: reference.stdout });
+      }
+    });
+  });
+
+  describe("time", () => {
+    const saved = process.env.TZ;
+    afterAll(() => {
+      if (saved === undefined) delete process.env.TZ;
+      else process.env.TZ = saved;
+    });
+
+    /** `ms` as a US spreadsheet writes it, in UTC: 10/02/2026 10:20:00 AM. */
+    const us = (ms: number) => {
+      const d = new Date(ms);
+      const h = d.getUTCHours() % 12 || 12;
+      const p = (n: number) => String(n).padStart(2, "0");
+      return `${p(d.getUTCMonth() + 1)}/${p(d.getUTCDate())}/${d.getUTCFullYear()} ${p(h)}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} ${d.getUTCHours() < 12 ? "AM" : "PM"}`;
+    };
+
+    it.each(["America/Los_Angeles", "Asia/Tokyo"])("reads a CSV re-saved by a spreadsheet the same way in %s", async (zone) => {
+      // The fixture CSV with both time columns rewritten as a US spreadsheet shows them.
+      const [header, ...rows] = fs.readFileSync(CSV, "utf8").trimEnd().split("\n");
+      const cols = header!.split(",");
+      const timeCols = [cols.indexOf("@timestamp"), cols.indexOf("created_at")];
+      const resaved = [header, ...rows.map((row) => row.split(",").map((c, i) => (timeCols.includes(i) && c !== "" ? us(Number(c)) : c)).join(","))].join("\n");
+      expect(resaved).toContain("10/02/2026 10:20:00 AM");
+      const file = write("spreadsheet.csv", resaved);
+      process.env.TZ = zone;
+      const r = await cli(["analyze", file]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(reference.stdout);
+    });
+
+    it("reads Ruby's UTC form and exponent form, and reports an unreadable time with its line number", async () => {
+      const at = Date.UTC(2026, 9, 2, 10, 20);
+      const row = (time: string, repo: string) => `${time},repo.access,mallory,acme,acme/${repo},private,public`;
+      const file = write(
+        "times.csv",
+        [
+          "@timestamp,action,actor,org,repo,previous_visibility,visibility",
+          row("2026-10-02 10:20:00 UTC", "a"),
+          row((at / 1000).toExponential(), "b"),
+          row("13/10/2026 10:20", "c"),
+          row("1.7909352E+12", "d"),
+        ].join("\n"),
+      );
+      const r = await cli(["analyze", file]);
+      expect(r.code).toBe(0);
+      expect(r.findings.map((f) => [f.repos[0], f.first_seen])).toEqual([
+        ["acme/a", "2026-10-02T10:20:00.000Z"],
+        ["acme/b", "2026-10-02T10:20:00.000Z"],
+        ["acme/d", "2026-10-02T10:00:00.000Z"],
+      ].sort((x, y) => (x[1]! < y[1]! ? -1 : 1)));
+      expect(r.stderr).toContain(`${file}:4 (no usable time: \`@timestamp\` "13/10/2026 10:20" is day/month/year, it seems: slash dates are read as month/day/year (US))`);
     });
   });
 
@@ -283,6 +452,8 @@ describe("exfil-monitor analyze", () => {
     const missing = run(["analyze", "/nonexistent/audit.jsonl"]);
     expect(missing.status).toBe(2);
     expect(missing.stderr.trim()).toBe("exfil-monitor: cannot read /nonexistent/audit.jsonl: no such file");
+    const empty = run(["analyze", "-", "--fail-on", "low"], "");
+    expect([empty.status, empty.stdout, empty.stderr]).toEqual([2, "", "exfil-monitor: standard input has no audit entries: it is empty\n"]);
   });
 });
 

@@ -7,6 +7,7 @@ import { defaultConfig } from "../../src/config/schema.js";
 import { MEMORY } from "../../src/store/open.js";
 import { Store } from "../../src/store/store.js";
 import { MINUTE, T0 } from "../helpers/engine.js";
+import { webhookFixture } from "../helpers/examples.js";
 import { silentLog, testOctokit } from "../helpers/github.js";
 
 const API = "https://api.github.com";
@@ -135,8 +136,10 @@ describe("ConfigService", () => {
 
     expect(during.allow.actors).toEqual(["backup-bot"]);
     expect(later.allow.actors).toEqual(["backup-bot"]);
-    expect(t.notices).toHaveLength(1);
-    const notice = t.notices[0]!;
+    // The good version watches less than the defaults: announced when it took effect, and repeated in the
+    // error notice, so "the last good version stays in force" never reads as "all is as it was".
+    expect(t.notices.map((n) => n.key.split(":")[0])).toEqual(["config-change", "config"]);
+    const notice = t.notices[1]!;
     expect(notice).toMatchObject({
       org: "acme",
       installationId: 7,
@@ -147,6 +150,9 @@ describe("ConfigService", () => {
     expect(notice.body).toContain("| `allow.actorz` | 3 |");
     expect(notice.body).toContain("did you mean");
     expect(notice.body).toContain("last version of this file that loaded without errors");
+    expect(notice.body).toContain("**watches less than the defaults**");
+    expect(notice.body).toMatch(/- `mode` changed from `alert` to `dry-run`/);
+    expect(notice.body).toMatch(/- `allow\.actors`: `backup-bot` added/);
     expect(notice.body).toMatch(/To fix it/);
     expect(scope.isDone()).toBe(true);
   });
@@ -244,7 +250,8 @@ describe("ConfigService", () => {
     const during = await t.service.get("acme", 7);
 
     expect(during.mode).toBe("dry-run");
-    expect(t.notices).toEqual([]);
+    // The one notice is the dry-run taking effect; the fetch error is not reported.
+    expect(t.notices.map((n) => n.key.split(":")[0])).toEqual(["config-change"]);
     expect(t.logs.some((l) => l.level === "warn" && /could not read acme\/\.github/.test(l.msg ?? ""))).toBe(true);
     expect(scope.isDone()).toBe(true);
   });
@@ -278,6 +285,208 @@ describe("ConfigService", () => {
     await expect(t.service.get("acme", 7)).resolves.toEqual(defaultConfig());
     expect(t.notices).toHaveLength(1);
     expect(t.notices[0]?.body).toContain("| `(file)` | — |");
+    expect(scope.isDone()).toBe(true);
+  });
+});
+
+/** GitHub's push payload, as a push of `commit` by `sender` to the default branch of acme/.github. */
+function push(sender: string, commit: string, opts: { branch?: string; files?: string[] } = {}): unknown {
+  const { payload } = webhookFixture("push.forced-default-branch");
+  const repo = payload.repository as Record<string, unknown>;
+  Object.assign(repo, { name: ".github", full_name: "acme/.github", default_branch: "main", master_branch: "main" });
+  const head = { ...(payload.head_commit as object), id: commit, added: [], removed: [], modified: opts.files ?? [".github/exfil-monitor.yml"] };
+  return {
+    ...payload,
+    ref: `refs/heads/${opts.branch ?? "main"}`,
+    after: commit,
+    forced: false,
+    head_commit: head,
+    commits: [head],
+    pusher: { name: sender, email: `${sender}@example.com` },
+    sender: { ...(payload.sender as object), login: sender },
+  };
+}
+
+const SHA_A = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678";
+const SHA_B = "b1b2c3d4e5f60718293a4b5c6d7e8f9012345678";
+
+describe("ConfigService and a change that watches less", () => {
+  const changes = (t: ReturnType<typeof setup>) => t.notices.filter((n) => n.key.startsWith("config-change:"));
+
+  it("files one notice naming the pusher, the commit and each change, before the version becomes the last good one", async () => {
+    const t = setup();
+    t.store.saveGoodConfig("acme", "mode: alert\nalerts:\n  mention: [acme/security]\n", T0 - 60 * MINUTE);
+    const weakened = "mode: dry-run\nalerts:\n  mention: [acme/security]\nallow:\n  actors: [mallory]\n";
+    const scope = nock(API).get(FILE_PATH).reply(200, file(weakened));
+
+    t.service.pushed("acme", push("mallory", SHA_A));
+    const config = await t.service.get("acme", 7);
+
+    expect(config.mode).toBe("dry-run");
+    expect(changes(t)).toHaveLength(1);
+    const [n] = changes(t);
+    expect(n).toMatchObject({ org: "acme", installationId: 7, title: ".github/exfil-monitor.yml changed: it now watches less (pushed by mallory)" });
+    expect(n!.key).toMatch(/^config-change:[0-9a-f]{64}$/);
+    expect(n!.repo).toBeUndefined();
+    expect(n!.body).toContain(`**Pushed by:**\n- \`mallory\`, commit \`${SHA_A}\``);
+    expect(n!.body).toContain("compared with the previous version of the file");
+    expect(n!.body).toContain("- `mode` changed from `alert` to `dry-run`: findings are only logged, no issue is filed");
+    expect(n!.body).toContain("- `allow.actors`: `mallory` added (whatever it matches is no longer reported)");
+    expect(n!.body).toContain("cc @acme/security");
+    expect(t.store.goodConfig("acme")).toEqual({ yaml: weakened, savedAt: T0 });
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it("says the pusher is unknown when the change was read without a push (the cache expired)", async () => {
+    const t = setup();
+    const scope = nock(API).get(FILE_PATH).reply(200, file("mode: alert\n")).get(FILE_PATH).reply(200, file("mode: dry-run\n"));
+    await t.service.get("acme", 7);
+    t.advance(5 * MINUTE + 1);
+    await t.service.get("acme", 7);
+    const [n] = changes(t);
+    expect(changes(t)).toHaveLength(1);
+    expect(n!.title).toContain("(pusher unknown)");
+    expect(n!.body).toContain("**Pushed by:** unknown");
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it("does not name a push to another branch, nor one whose commits show other files only as the pusher", async () => {
+    const t = setup();
+    t.store.saveGoodConfig("acme", "mode: alert\n", T0 - MINUTE);
+    const scope = nock(API).get(FILE_PATH).reply(200, file("mode: dry-run\n"));
+    t.service.pushed("acme", push("eve", SHA_A, { branch: "feature" }));
+    t.service.pushed("acme", push("bob", SHA_B, { files: ["README.md"] }));
+    await t.service.get("acme", 7);
+    const [n] = changes(t);
+    expect(n!.title).toContain("(pushed by bob)");
+    expect(n!.body).not.toContain("`eve`");
+    expect(n!.body).toContain("do not show which one changed this file");
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it("compares an org's first file with the defaults: a weaker one is announced, a stricter one is not", async () => {
+    const t = setup();
+    const scope = nock(API)
+      .get("/repos/acme/.github/contents/.github%2Fexfil-monitor.yml")
+      .reply(200, file("detectors:\n  new-country:\n    enabled: false\n"))
+      .get("/repos/globex/.github/contents/.github%2Fexfil-monitor.yml")
+      .reply(200, file("detectors:\n  mass-clone:\n    high_more_than_repos: 3\nalerts:\n  mention: [globex/sec]\n"));
+    await t.service.get("acme", 7);
+    await t.service.get("globex", 8);
+    expect(changes(t).map((n) => n.org)).toEqual(["acme"]);
+    expect(changes(t)[0]!.body).toContain("compared with the built-in defaults");
+    expect(changes(t)[0]!.body).toContain("`detectors.new-country.enabled` detector turned off");
+    expect(t.logs.some((l) => l.level === "info" && /nothing it watched is watched less/.test(l.msg ?? ""))).toBe(true);
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it("announces each step that watches less, also going back and forth between the same two versions", async () => {
+    const t = setup();
+    t.store.saveGoodConfig("acme", "mode: alert\n", T0 - MINUTE);
+    const scope = nock(API)
+      .get(FILE_PATH)
+      .reply(200, file("mode: dry-run\n"))
+      .get(FILE_PATH)
+      .reply(200, file("mode: alert\n"))
+      .get(FILE_PATH)
+      .reply(200, file("mode: dry-run\n"))
+      .get(FILE_PATH)
+      .reply(200, file("mode: dry-run\n"));
+    for (let i = 0; i < 4; i++) {
+      t.advance(MINUTE);
+      t.service.invalidate("acme");
+      await t.service.get("acme", 7);
+    }
+    expect(changes(t)).toHaveLength(2);
+    expect(changes(t)[0]!.key).not.toBe(changes(t)[1]!.key);
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it("tells the alerts repository it replaced too when alerts.repo changes", async () => {
+    const t = setup();
+    t.store.saveGoodConfig("acme", "alerts:\n  repo: sec-alerts\n", T0 - MINUTE);
+    const scope = nock(API).get(FILE_PATH).reply(200, file("alerts:\n  repo: my-private-notes\n"));
+    t.service.pushed("acme", push("mallory", SHA_A));
+    await t.service.get("acme", 7);
+    expect(changes(t)[0]!.body).not.toContain("cc @");
+    expect(changes(t).map((n) => [n.repo, n.key.endsWith(":previous-repo")])).toEqual([
+      [undefined, false],
+      ["sec-alerts", true],
+    ]);
+    expect(changes(t)[1]!.body).toBe(changes(t)[0]!.body);
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it("announces a deleted file when the defaults watch less than the version it had", async () => {
+    const t = setup();
+    t.store.saveGoodConfig("acme", "detectors:\n  personal-fork:\n    public_sources: true\n", T0 - MINUTE);
+    const scope = nock(API).get(FILE_PATH).reply(404, { message: "Not Found" }).get(FILE_PATH).reply(404, { message: "Not Found" });
+    await expect(t.service.get("acme", 7)).resolves.toEqual(defaultConfig());
+    t.service.invalidate("acme");
+    await t.service.get("acme", 7);
+    expect(changes(t)).toHaveLength(1);
+    expect(changes(t)[0]!.body).toContain("`detectors.personal-fork.public_sources` turned off");
+    expect(t.store.goodConfig("acme")?.yaml).toBe("");
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it("uses a version whose notice could not be stored, but does not save it, so the next read announces it again", async () => {
+    const t = setup({ failReports: 1 });
+    t.store.saveGoodConfig("acme", "mode: alert\n", T0 - MINUTE);
+    const scope = nock(API).get(FILE_PATH).twice().reply(200, file("mode: dry-run\n"));
+    expect((await t.service.get("acme", 7)).mode).toBe("dry-run");
+    expect(changes(t)).toEqual([]);
+    expect(t.store.goodConfig("acme")?.yaml).toBe("mode: alert\n");
+    t.advance(MINUTE + 1);
+    await t.service.get("acme", 7);
+    expect(changes(t)).toHaveLength(1);
+    expect(t.store.goodConfig("acme")?.yaml).toBe("mode: dry-run\n");
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it("keeps a push that arrives while an older read is under way for the read that follows it", async () => {
+    const t = setup();
+    t.store.saveGoodConfig("acme", "mode: alert\n", T0 - MINUTE);
+    const scope = nock(API).get(FILE_PATH).reply(200, file("mode: alert\n")).get(FILE_PATH).reply(200, file("mode: dry-run\n"));
+    const stale = t.service.get("acme", 7);
+    t.service.pushed("acme", push("mallory", SHA_A));
+    await stale;
+    await t.service.get("acme", 7);
+    expect(changes(t).map((n) => n.title)).toEqual([".github/exfil-monitor.yml changed: it now watches less (pushed by mallory)"]);
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it("keeps a weakened version in force when a broken file follows, and says so in the error notice", async () => {
+    const t = setup();
+    t.store.saveGoodConfig("acme", "mode: alert\n", T0 - MINUTE);
+    const scope = nock(API)
+      .get(FILE_PATH)
+      .reply(200, file("mode: dry-run\nallow:\n  repos: [secret-sauce]\n"))
+      .get(FILE_PATH)
+      .reply(200, file("mode: dry-run\nallow:\n  repos: [secret-sauce]\n  actorz: [x]\n"));
+    t.service.pushed("acme", push("mallory", SHA_A));
+    await t.service.get("acme", 7);
+    t.service.pushed("acme", push("mallory", SHA_B));
+    const during = await t.service.get("acme", 7);
+    expect(during.mode).toBe("dry-run");
+    expect(t.notices.map((n) => n.key.split(":")[0])).toEqual(["config-change", "config"]);
+    const error = t.notices[1]!;
+    expect(error.body).toContain("That version **watches less than the defaults** (this was announced when it took effect)");
+    expect(error.body).toContain("- `mode` changed from `alert` to `dry-run`");
+    expect(error.body).toContain("- `allow.repos`: `secret-sauce` added");
+    expect(scope.isDone()).toBe(true);
+  });
+});
+
+describe("ConfigService change notices and mentions", () => {
+  it("mentions those the replaced version told as well as those the new one tells", async () => {
+    const t = setup();
+    t.store.saveGoodConfig("acme", "alerts:\n  mention: [acme/security, '@Alice']\n", T0 - MINUTE);
+    const scope = nock(API).get(FILE_PATH).reply(200, file("alerts:\n  mention: [alice, mallory]\n"));
+    await t.service.get("acme", 7);
+    const [n] = t.notices;
+    expect(n!.body).toContain("- `alerts.mention`: `acme/security` removed");
+    expect(n!.body.split("\n").at(-1)).toBe("cc @acme/security @Alice @mallory");
     expect(scope.isDone()).toBe(true);
   });
 });

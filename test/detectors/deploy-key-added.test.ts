@@ -22,7 +22,7 @@ const hostile = () => {
 };
 
 const auditKey = (details: OrgEvent["details"], repo: string | null = REPO) =>
-  makeEvent({ action: "public_key.create", repo, details });
+  makeEvent({ action: "public_key.create", org: "Octocoders", repo, details });
 
 describe("deploy-key-added", () => {
   it("reports a deploy key with write access, high, keeping the hostile title as evidence only", () => {

@@ -19,6 +19,7 @@ function hook(name: string, payload: unknown, id: string, at = T0): OrgEvent {
 const access = (over: Partial<OrgEvent> = {}, previousVisibility?: OrgEvent["details"]["previousVisibility"]) =>
   makeEvent({
     action: "repo.access",
+    org: "Octocoders",
     repo: REPO,
     visibility: "public",
     at: T0 + MINUTE,
@@ -79,7 +80,7 @@ describe("repo-made-public", () => {
 
   it("reports repositories created public only when new_public_repos is on, medium", () => {
     const created = () => hook("repository", examplePayload("repository", "created", 1), "g-created");
-    const auditCreate = makeEvent({ action: "repo.create", repo: "Octocoders/Hello-World", visibility: "public" });
+    const auditCreate = makeEvent({ action: "repo.create", org: "Octocoders", repo: "Octocoders/Hello-World", visibility: "public" });
     const quiet = makeEngine();
     quiet.run(created(), auditCreate);
     expect(quiet.findings(ID)).toHaveLength(0);

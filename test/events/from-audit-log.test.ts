@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fromAuditLog, parseTime } from "../../src/events/from-audit-log.js";
+import { fromAuditLog, timeProblem } from "../../src/events/from-audit-log.js";
 import { T0 } from "../helpers/engine.js";
 
 /** A REST API entry as GitHub documents it (values invented). */
@@ -32,6 +32,7 @@ describe("fromAuditLog", () => {
       action: "repo.access",
       at: T0,
       org: "acme",
+      business: "acme-corp",
       actor: "mallory",
       actorId: 5001,
       actorIsBot: false,
@@ -78,23 +79,34 @@ describe("fromAuditLog", () => {
   });
 
   describe("time", () => {
+    // Every form is covered by test/events/time.test.ts; these check the converter goes through it.
     it.each([
-      ["epoch milliseconds", T0, T0],
-      ["epoch seconds", T0 / 1000, T0],
-      ["epoch microseconds", T0 * 1000, T0],
-      ["epoch milliseconds as CSV text", String(T0), T0],
-      ["ISO 8601 with zone", "2026-10-02T10:00:00.000Z", T0],
-      ["ISO 8601 with an offset", "2026-10-02T12:00:00+02:00", T0],
-      ["ISO without zone (UTC)", "2026-10-02T10:00:00", T0],
-      ["exporter style with a space", "2026-10-02 10:00:00.000", T0],
-    ])("reads %s", (_what, value, expected) => {
-      expect(parseTime(value)).toBe(expected);
+      ["epoch milliseconds", T0],
+      ["epoch seconds as CSV text", String(T0 / 1000)],
+      ["exponent form from a spreadsheet", "1.7909352E+12"],
+      ["a US spreadsheet time, read as UTC", "10/02/2026 10:00:00 AM"],
+      ["Ruby's UTC form", "2026-10-02 10:00:00 UTC"],
+    ])("reads %s", (_what, value) => {
+      expect(fromAuditLog({ action: "x", "@timestamp": value })?.at).toBe(T0);
+    });
+
+    it("says why a time is not usable, for the line-numbered report", () => {
+      expect(timeProblem({ action: "x", "@timestamp": "13/10/2026 10:00" })).toMatch(/^no usable time: `@timestamp` "13\/10\/2026 10:00" is day\/month\/year/);
+      expect(timeProblem({ action: "x", data: { created_at: "soon" } })).toMatch(/^no usable time: `created_at` "soon" is in none of the forms read/);
+      expect(timeProblem({ action: "x" })).toBe("no usable time (`@timestamp` or `created_at`)");
+      expect(timeProblem({ action: "x", created_at: T0 })).toBeUndefined();
     });
 
     it("prefers @timestamp, falls back to created_at", () => {
       expect(fromAuditLog({ action: "x", created_at: T0 })?.at).toBe(T0);
       expect(fromAuditLog({ action: "x", "@timestamp": T0, created_at: T0 + 5 })?.at).toBe(T0);
     });
+  });
+
+  it("keeps a `__proto__` key of a pre-2022 entry a plain key, not what the fields are inherited from", () => {
+    const entry = JSON.parse(`{"action":"x","created_at":${T0},"data":{},"__proto__":{"actor":"eve"}}`) as unknown;
+    expect(fromAuditLog(entry)?.actor).toBeNull();
+    expect(({} as Record<string, unknown>).actor).toBeUndefined();
   });
 
   it("merges pre-2022 fields nested under data, top level first", () => {

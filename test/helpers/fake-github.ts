@@ -19,6 +19,8 @@ export interface FakeGitHub {
   requests: string[];
   /** Answer the next N issue creations with 502. */
   failIssueCreates(n: number): void;
+  /** Serve `.github/exfil-monitor.yml` of an org's `.github` repository (null: 404, as when there is none). */
+  setConfig(org: string, text: string | null): void;
   close(): Promise<void>;
 }
 
@@ -27,6 +29,7 @@ export async function startFakeGitHub(opts: { alertsRepoPrivate?: boolean } = {}
   const comments: FakeGitHub["comments"] = [];
   const requests: string[] = [];
   let failCreates = 0;
+  const configs = new Map<string, string>();
 
   const server = http.createServer((req, res) => {
     let raw = "";
@@ -45,6 +48,13 @@ export async function startFakeGitHub(opts: { alertsRepoPrivate?: boolean } = {}
         return send(201, { token: "ghs_fake", expires_at: new Date(Date.now() + 3600_000).toISOString(), permissions: {} });
       }
       if (req.method === "GET" && path === "/app/installations") return send(200, []);
+      if (req.method === "GET" && (m = path.match(/^\/repos\/([^/]+)\/\.github\/contents\/\.github(?:\/|%2F)exfil-monitor\.yml$/i))) {
+        const text = configs.get(m[1]!.toLowerCase());
+        if (text === undefined) return send(404, { message: "Not Found" });
+        // As GitHub answers: the size in bytes, the content in base64 wrapped at 60 characters.
+        const content = Buffer.from(text).toString("base64").replace(/(.{60})/g, "$1\n");
+        return send(200, { type: "file", encoding: "base64", size: Buffer.byteLength(text), name: "exfil-monitor.yml", content });
+      }
       if (req.method === "GET" && /^\/repos\/[^/]+\/\.github\/contents\//.test(path)) return send(404, { message: "Not Found" });
       if (req.method === "GET" && (m = path.match(/^\/users\/([^/]+)$/))) {
         return send(200, { login: m[1], id: 1, created_at: "2015-01-01T00:00:00Z" });
@@ -88,6 +98,10 @@ export async function startFakeGitHub(opts: { alertsRepoPrivate?: boolean } = {}
     requests,
     failIssueCreates: (n) => {
       failCreates = n;
+    },
+    setConfig: (org, text) => {
+      if (text === null) configs.delete(org.toLowerCase());
+      else configs.set(org.toLowerCase(), text);
     },
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };

@@ -4,6 +4,9 @@ import { initial } from "./0001-initial.js";
 import { alerts } from "./0002-alerts.js";
 import { auditLog } from "./0003-audit-log.js";
 import { sweeps } from "./0004-sweeps.js";
+import { orgScope } from "./0005-org-scope.js";
+import { webhookDeliveries } from "./0006-webhook-deliveries.js";
+import { noticeRepo } from "./0007-notice-repo.js";
 
 export interface Migration {
   version: number;
@@ -12,4 +15,4 @@ export interface Migration {
   up: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, alerts, auditLog, sweeps];
+export const MIGRATIONS: readonly Migration[] = [initial, alerts, auditLog, sweeps, orgScope, webhookDeliveries, noticeRepo];

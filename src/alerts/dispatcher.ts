@@ -6,13 +6,13 @@
 // each, in dry-run mode too.
 import type { Config } from "../config/schema.js";
 import { detectorById } from "../detectors/index.js";
-import { SEVERITIES, atLeast, raiseSeverity } from "../detectors/severity.js";
+import { SEVERITIES, atLeast, raiseSeverity } from "../domain/severity.js";
 import { accountCreatedAt } from "../github/accounts.js";
 import { httpFailure, isRateLimited, type HttpFailure } from "../github/limiter.js";
 import type { FindingRow, Store } from "../store/store.js";
 import type { OctokitLike } from "../github/octokit.js";
 import type { Logger } from "../log.js";
-import { inert, inertTitle, showInvisible } from "./inert.js";
+import { inert, inertTitle, showInvisible } from "../text/inert.js";
 import { fingerprintMarker, noticeLabels, renderComment, renderIssue, renderNotice, shownSeq } from "./render.js";
 
 export type AlertLogger = Logger;

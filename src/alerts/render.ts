@@ -2,14 +2,14 @@
 // into its issue. Pure: no I/O, no clock. Every value that came from outside exfil-monitor (summaries built
 // from repo names, logins, evidence keys and values) goes through inert()/inertTitle(), so an attacker who
 // names a branch `@everyone` or `<img onerror=…>` gets a harmless code span, never a ping, a link or HTML.
-// Each finished title, body and label also passes through showInvisible() (inert.ts), so an invisible or
+// Each finished title, body and label also passes through showInvisible() (text/inert.ts), so an invisible or
 // bidirectional character that reached the text any other way (a notice's wording, a label from the config)
 // is shown escaped too.
 import { createHash } from "node:crypto";
 import type { Config } from "../config/schema.js";
 import type { Detector } from "../detectors/types.js";
 import type { EvidenceRow, FindingRow } from "../store/store.js";
-import { inert, inertTitle, showInvisible, truncate } from "./inert.js";
+import { inert, inertTitle, showInvisible, truncate } from "../text/inert.js";
 
 /** Rows shown in one evidence table; the database keeps all of them. */
 export const MAX_EVIDENCE_ROWS = 50;

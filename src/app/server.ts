@@ -4,6 +4,7 @@
 // disk. This server is built from Probot's documented pieces for custom servers (createProbot,
 // createNodeMiddleware), which run the app's routes first, so the bounded webhook route (webhook-route.ts)
 // answers every delivery. Registration (the setup page) still goes through Probot's run(): see main.ts.
+import { randomUUID } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { createNodeMiddleware, createProbot, type ApplicationFunction } from "probot";
@@ -30,11 +31,15 @@ export async function startServer(appFn: ApplicationFunction, env: AppEnv): Prom
     // Probot would fall back to the secret "development", which anyone can sign with.
     throw new Error("WEBHOOK_SECRET is missing: set it to the webhook secret on the GitHub App's settings page (see .env.example)");
   }
+  // Probot's own webhook handler must never take a request: it reads bodies whole and logs them. The bounded
+  // route (added by the app, run first) owns WEBHOOK_PATH; Probot's handler is put on a path nobody can name,
+  // so a request that somehow passes our route cannot reach it either.
+  const unreachable = `/.exfil-monitor-internal/${randomUUID()}`;
   const probot = createProbot({
     // pino takes "silent" too, which Probot's type leaves out.
-    overrides: { logLevel: env.logLevel as ProbotLogLevel, logFormat: env.logFormat, webhookPath: env.webhookPath },
+    overrides: { logLevel: env.logLevel as ProbotLogLevel, logFormat: env.logFormat, webhookPath: unreachable },
   });
-  const middleware = await createNodeMiddleware(appFn, { probot, webhooksPath: env.webhookPath });
+  const middleware = await createNodeMiddleware(appFn, { probot, webhooksPath: unreachable });
   // Set once Probot is initialized, which loading the app waits for.
   const log = probot.log;
 

@@ -265,10 +265,21 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v.join(", ") : v;
 }
 
-function pathnameOf(url: string | undefined): string | undefined {
+/**
+ * The path a request names, resolved the way a URL parser does (dot segments, `%2e`, a fragment, repeated
+ * slashes at the end): every spelling of the webhook path must reach this route, never another handler.
+ */
+export function pathnameOf(url: string | undefined): string | undefined {
   if (url === undefined) return undefined;
+  let pathname: string;
+  try {
+    pathname = new URL(url, "http://localhost").pathname;
+  } catch {
+    // Not a URL at all: it names no route of ours.
+    return undefined;
+  }
   // As Probot's middleware did: a trailing slash names the same route.
-  return (url.split("?")[0] ?? "").replace(/(?<=.)\/+$/, "");
+  return pathname.replace(/(?<=.)\/+$/, "");
 }
 
 /** Header values are attacker text: logged short. */

@@ -7,7 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { defaultConfig, type Config } from "../config/schema.js";
-import { severityRank, type Severity } from "../detectors/severity.js";
+import { severityRank, type Severity } from "../domain/severity.js";
 import { Engine, type EngineLogger } from "../engine/engine.js";
 import { fromAuditLog, timeProblem } from "../events/from-audit-log.js";
 import type { OrgEvent } from "../events/types.js";
@@ -203,6 +203,12 @@ function count(n: number, one: string, many = `${one}s`): string {
 }
 
 /**
+ * Entries judged per transaction. Each commit costs about as much as a few thousand entries, so batches are
+ * large; a batch's events are held in memory until then (about 20 MB at this size).
+ */
+export const ANALYZE_BATCH = 20_000;
+
+/**
  * Reads every file in order, converts, stores and runs each new event through the enabled detectors, and
  * returns the findings this run touched. Bad lines are counted and never stop the run. A file that breaks
  * part-way (a truncated gzip, broken JSON structure), cannot be read, or gives no audit event at all gets a
@@ -212,7 +218,7 @@ function count(n: number, one: string, many = `${one}s`): string {
 export async function analyzeFiles(inputs: readonly string[], opts: AnalyzeOptions = {}): Promise<AnalyzeResult> {
   const files = expandInputs(inputs);
   const config = opts.config ?? defaultConfig();
-  const batchSize = Math.max(1, opts.batchSize ?? 1000);
+  const batchSize = Math.max(1, opts.batchSize ?? ANALYZE_BATCH);
   const keepBad = opts.keepBadLines ?? 20;
   const since = opts.since ?? null;
   const orgFallback = opts.org ?? null;
@@ -279,10 +285,12 @@ export async function analyzeFiles(inputs: readonly string[], opts: AnalyzeOptio
       throw err;
     }
   };
+  // One transaction per batch holds the batch's ids, findings and detector state together: a run stopped
+  // part-way with --db leaves the database as of the last whole batch, never ids without their state.
   const processBatch = (events: OrgEvent[]) => {
     s.transaction(() => {
       for (const event of events) {
-        if (!s.addEvent(event, true)) {
+        if (!s.markSeen(event.id, event.at)) {
           result.duplicates++;
           continue;
         }
@@ -291,8 +299,8 @@ export async function analyzeFiles(inputs: readonly string[], opts: AnalyzeOptio
           if (r.added) touched.add(r.finding.id);
         }
       }
+      s.flushState();
     });
-    s.flushState();
   };
 
   try {

@@ -6,8 +6,8 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { parseConfigText } from "../config/load.js";
 import type { Config } from "../config/schema.js";
-import { inertJson, showInvisible, truncate } from "../alerts/inert.js";
-import { SEVERITIES, type Severity } from "../detectors/severity.js";
+import { inertJson, showInvisible, truncate } from "../text/inert.js";
+import { SEVERITIES, type Severity } from "../domain/severity.js";
 import { parseTimestamp } from "../events/time.js";
 import { analyzeFiles, anyAtLeast, InputError, reasonOf, type AnalyzeResult, type FindingOutput } from "./analyze.js";
 

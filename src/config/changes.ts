@@ -1,9 +1,9 @@
 // What changed between two configs, setting by setting, and whether each change reduces what exfil-monitor
-// watches. The direction of every setting is declared beside it (see watch.ts), so this walks the schema
+// watches. The direction of every setting is declared beside it (see domain/watch.ts), so this walks the schema
 // instead of naming settings: a setting added later is compared like the others.
-import { inert } from "../alerts/inert.js";
+import { inert } from "../text/inert.js";
 import { configSchema, type Config } from "./schema.js";
-import { watches, type WatchEffect } from "./watch.js";
+import { watches, type WatchEffect } from "../domain/watch.js";
 
 export interface ConfigChange {
   /** Dotted key path, e.g. `detectors.mass-clone.high_more_than_repos`. */

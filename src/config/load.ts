@@ -20,7 +20,7 @@ import {
   type YAMLError,
 } from "yaml";
 import type { z } from "zod";
-import { allowEntryProblems } from "../engine/allow.js";
+import { allowEntryProblems } from "./allow.js";
 import type { OctokitLike } from "../github/octokit.js";
 import { configSchema, defaultConfig, type Config } from "./schema.js";
 

@@ -7,9 +7,9 @@
 import { z } from "zod";
 import { DETECTORS } from "../detectors/index.js";
 import type { Detector } from "../detectors/types.js";
-import { SEVERITIES, severitySchema, type Severity } from "../detectors/severity.js";
-import { MAX_GLOB_OPERATORS, MAX_PATTERNS_PER_LIST } from "../engine/allow.js";
-import { watches } from "./watch.js";
+import { SEVERITIES, severitySchema, type Severity } from "../domain/severity.js";
+import { MAX_GLOB_OPERATORS, MAX_PATTERNS_PER_LIST } from "./allow.js";
+import { watches } from "../domain/watch.js";
 
 /** Host names are up to 253 characters, `owner/name` up to 140: an entry longer than that matches nothing. */
 const globEntry = z.string().min(1).max(255);

@@ -8,7 +8,7 @@
 // announced by a notice naming who pushed it, the commit and each change, BEFORE it becomes the last good
 // config. A weakened config thus never takes effect silently, and a broken file after it cannot hide it.
 import { createHash } from "node:crypto";
-import { inert } from "../alerts/inert.js";
+import { inert } from "../text/inert.js";
 import type { Store } from "../store/store.js";
 import type { Logger } from "../log.js";
 import { configChanges, type ConfigChange } from "./changes.js";

@@ -9,7 +9,7 @@
 import { z } from "zod";
 import type { OrgEvent } from "../events/types.js";
 import { defineDetector } from "./types.js";
-import { watches } from "../config/watch.js";
+import { watches } from "../domain/watch.js";
 
 const WHAT: Record<string, { kind: string; summary: string }> = {
   "migration.create": { kind: "migration.create", summary: "migration archive of repositories created" },

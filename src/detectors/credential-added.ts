@@ -5,8 +5,9 @@
 import { z } from "zod";
 import type { OrgEvent } from "../events/types.js";
 import { COPY_ACTIONS, isAutomation, isCountedCopy } from "./mass-clone.js";
-import { defineDetector, type DetectorState, type FindingDraft } from "./types.js";
-import { watches } from "../config/watch.js";
+import type { FindingDraft } from "../domain/finding.js";
+import { defineDetector, type DetectorState } from "./types.js";
+import { watches } from "../domain/watch.js";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

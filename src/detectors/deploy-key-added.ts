@@ -4,7 +4,7 @@
 // are deploy keys (a user's own key is credential-added's business).
 import { z } from "zod";
 import { defineDetector } from "./types.js";
-import { watches } from "../config/watch.js";
+import { watches } from "../domain/watch.js";
 
 export const deployKeyAdded = defineDetector({
   id: "deploy-key-added",

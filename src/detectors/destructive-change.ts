@@ -3,7 +3,8 @@
 // so a day of rewriting is one incident with a count rather than a flood of issues.
 import { z } from "zod";
 import type { OrgEvent } from "../events/types.js";
-import { defineDetector, type FindingDraft } from "./types.js";
+import type { FindingDraft } from "../domain/finding.js";
+import { defineDetector } from "./types.js";
 
 function day(at: number): string {
   return new Date(at).toISOString().slice(0, 10);

@@ -9,8 +9,9 @@
 // Seeing it closed (`.disable`, or a sweep reading false) ends the episode; a later opening is a new finding.
 import { z } from "zod";
 import type { OrgEvent } from "../events/types.js";
-import { defineDetector, type DetectorState, type FindingDraft } from "./types.js";
-import { watches } from "../config/watch.js";
+import type { FindingDraft } from "../domain/finding.js";
+import { defineDetector, type DetectorState } from "./types.js";
+import { watches } from "../domain/watch.js";
 
 const ENABLE = "private_repository_forking.enable";
 const CLEAR = "private_repository_forking.clear";

@@ -5,9 +5,9 @@
 // burst's first clone, so crossing the second tier raises the same finding instead of filing another.
 import { z } from "zod";
 import type { OrgEvent } from "../events/types.js";
-import type { Severity } from "./severity.js";
+import type { Severity } from "../domain/severity.js";
 import { defineDetector, type DetectorState } from "./types.js";
-import { watches } from "../config/watch.js";
+import { watches } from "../domain/watch.js";
 
 const MINUTE = 60_000;
 /** Hard cap on repositories remembered per key; pruning to the window normally keeps it far below. */

@@ -6,9 +6,10 @@
 // Subject: `<org or repo>:<action>:<YYYY-MM-DD>`: repeated toggles of one switch on one day are one incident.
 import { z } from "zod";
 import type { OrgEvent } from "../events/types.js";
-import type { Severity } from "./severity.js";
-import { defineDetector, type FindingDraft } from "./types.js";
-import { watches } from "../config/watch.js";
+import type { Severity } from "../domain/severity.js";
+import type { FindingDraft } from "../domain/finding.js";
+import { defineDetector } from "./types.js";
+import { watches } from "../domain/watch.js";
 
 const STREAM_UPDATE = "audit_log_streaming.update";
 const HOOK_ACTIONS = new Set(["hook.create", "hook.config_changed"]);

@@ -6,9 +6,9 @@
 import { z } from "zod";
 import { distanceKm, toCountryCode } from "../geo/countries.js";
 import { isAutomation, isoHour } from "./mass-clone.js";
-import type { Severity } from "./severity.js";
+import type { Severity } from "../domain/severity.js";
 import { defineDetector, type DetectorState } from "./types.js";
-import { watches } from "../config/watch.js";
+import { watches } from "../domain/watch.js";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

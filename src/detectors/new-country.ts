@@ -5,7 +5,7 @@ import { z } from "zod";
 import { toCountryCode } from "../geo/countries.js";
 import { isAutomation } from "./mass-clone.js";
 import { defineDetector } from "./types.js";
-import { watches } from "../config/watch.js";
+import { watches } from "../domain/watch.js";
 
 const DAY = 24 * 60 * 60 * 1000;
 /** Countries remembered per actor; the least recently seen are forgotten first. */

@@ -3,7 +3,7 @@
 // convenient way to hand code to a personal or third-party account.
 import { z } from "zod";
 import { defineDetector } from "./types.js";
-import type { Severity } from "./severity.js";
+import type { Severity } from "../domain/severity.js";
 
 // Permissions worth a finding when a collaborator's access is raised (member.edited).
 const ELEVATED = new Set(["write", "maintain", "admin"]);

@@ -2,7 +2,7 @@
 // action, so the fork webhook on the parent (and the forks sweep) is the only way to see it.
 import { z } from "zod";
 import { defineDetector } from "./types.js";
-import { watches } from "../config/watch.js";
+import { watches } from "../domain/watch.js";
 
 export const personalFork = defineDetector({
   id: "personal-fork",

@@ -3,9 +3,10 @@
 // same change; the subject is the repository alone so every channel lands on one finding.
 import { z } from "zod";
 import type { OrgEvent } from "../events/types.js";
-import { defineDetector, type FindingDraft } from "./types.js";
-import { watches } from "../config/watch.js";
-import type { Severity } from "./severity.js";
+import type { FindingDraft } from "../domain/finding.js";
+import { defineDetector } from "./types.js";
+import { watches } from "../domain/watch.js";
+import type { Severity } from "../domain/severity.js";
 
 const PUBLICIZED = new Set(["repository.publicized", "public"]);
 const CREATED = new Set(["repo.create", "repository.created"]);

@@ -5,8 +5,9 @@
 // inside the org, so the request, the move and the sweep noticing the hole are one finding.
 import { z } from "zod";
 import type { OrgEvent } from "../events/types.js";
-import { defineDetector, type FindingDraft } from "./types.js";
-import { watches } from "../config/watch.js";
+import type { FindingDraft } from "../domain/finding.js";
+import { defineDetector } from "./types.js";
+import { watches } from "../domain/watch.js";
 
 const TRANSFER_ACTIONS = ["repo.transfer_start", "repo.transfer_outgoing", "repo.transfer"] as const;
 const MISSING = "sweep.repo_missing";

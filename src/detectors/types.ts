@@ -1,10 +1,11 @@
 // The detector contract. A detector is synchronous and pure: one normalized event and a context in, zero or
-// more finding drafts out. No Octokit, no clock, no environment: time is the event's `at`, windows and
+// more finding drafts (domain/finding.ts) out. No Octokit, no clock, no environment: time is the event's `at`, windows and
 // baselines live in `ctx.state` (persisted by the engine), and anything learned from the network was put on
 // the event before it got here.
 import type { z } from "zod";
 import type { OrgEvent } from "../events/types.js";
-import type { Severity } from "./severity.js";
+import type { FindingDraft } from "../domain/finding.js";
+import type { Severity } from "../domain/severity.js";
 
 /** The FBI warning's signs, as quoted in issues and the README. */
 export type WarningSign =
@@ -20,22 +21,6 @@ export type WarningSign =
   | "covering tracks"
   | "fake or shared identities"
   | "opens the fork channel";
-
-export interface FindingDraft {
-  /**
-   * What the incident is about, stable across channels: the fingerprint is `<detector id>:<subject>`, so the
-   * same incident seen through a webhook, the audit log and a sweep must build the same subject.
-   * Example: `acme/api->mallory/api`.
-   */
-  subject: string;
-  severity: Severity;
-  /** One line for the issue title and the CLI. May contain attacker-chosen text: renderers make it inert. */
-  summary: string;
-  actor: string | null;
-  repos: string[];
-  /** Facts of this one event for the evidence table (attacker-chosen values allowed; rendered inert). */
-  evidence: Record<string, string | number | boolean | null>;
-}
 
 /** Keyed state of one detector, persisted by the engine; keys are already namespaced by detector id. */
 export interface DetectorState {

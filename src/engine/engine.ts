@@ -3,12 +3,13 @@
 // the same incident seen through several channels lands on one finding.
 import type { Config } from "../config/schema.js";
 import { detectorSettings } from "../config/schema.js";
+import { compileAllowLists } from "../config/allow.js";
 import { DETECTORS } from "../detectors/index.js";
-import { raiseSeverity, type Severity } from "../detectors/severity.js";
-import type { Detector, DetectorContext, Facts, FindingDraft } from "../detectors/types.js";
+import { fingerprintOf, type FindingDraft } from "../domain/finding.js";
+import { raiseSeverity, type Severity } from "../domain/severity.js";
+import type { Detector, DetectorContext, Facts } from "../detectors/types.js";
 import type { OrgEvent } from "../events/types.js";
-import { fingerprintOf, type RecordedFinding, type Store } from "../store/store.js";
-import { compileAllowLists } from "./allow.js";
+import type { RecordedFinding, Store } from "../store/store.js";
 import { learnFacts } from "./facts.js";
 import { scopeOf, type ScopeMode } from "./scope.js";
 
@@ -41,6 +42,8 @@ export class Engine {
   private readonly log: EngineLogger | undefined;
   private readonly now: () => number;
   private readonly scopeMode: ScopeMode;
+  /** Org → the enterprise its entries named first (`business` scope only). */
+  private readonly orgBusiness = new Map<string, string>();
   private readonly prepared = new WeakMap<Config, Prepared>();
   private readonly facts: Facts;
   /** Detector id → number of times it threw. Exposed for /health and the CLI summary. */
@@ -93,7 +96,7 @@ export class Engine {
     // later misses), but nothing they find is recorded.
     const silenced = p.allow.actor(event.actor) || p.allow.repo(event.repo);
     // Every window, baseline and finding is kept per scope: another org's events never add up with these.
-    const scope = scopeOf(event, this.scopeMode);
+    const scope = scopeOf(event, this.scopeMode, this.businessOf(event));
     const out: RecordedFinding[] = [];
     for (const { detector, settings } of candidates) {
       let drafts: FindingDraft[];
@@ -120,6 +123,20 @@ export class Engine {
       }
     }
     return out;
+  }
+
+  /**
+   * The enterprise an event belongs to. An org's entries do not all say (an org's own export next to its
+   * enterprise's stream): once one entry names the org's enterprise, the org's other entries count with it.
+   */
+  private businessOf(event: OrgEvent): string | null {
+    if (this.scopeMode !== "business") return null;
+    const org = event.org?.toLowerCase();
+    if (event.business) {
+      if (org && !this.orgBusiness.has(org)) this.orgBusiness.set(org, event.business);
+      return event.business;
+    }
+    return org ? (this.orgBusiness.get(org) ?? null) : null;
   }
 
   private record(scope: string, detectorId: string, fixed: Severity | undefined, draft: FindingDraft, event: OrgEvent): RecordedFinding {

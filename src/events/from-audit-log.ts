@@ -14,6 +14,11 @@ export interface FromAuditLogOptions {
   installationId?: number | null;
   /** Org login to use when the entry does not name one (enterprise streams, old exports). */
   orgFallback?: string | null;
+  /**
+   * The org whose audit log was polled. It wins over the org an entry names: an entry read through one org's
+   * installation is that org's business, whatever it says (the name it gave is kept as evidence).
+   */
+  org?: string | null;
 }
 
 type Obj = Record<string, unknown>;
@@ -258,10 +263,20 @@ function canonical(e: Obj): string {
   return pairs.sort().join("\n");
 }
 
-function idOf(e: Obj): string {
+/** Keeps, as evidence, the org an entry named when the log it came from belongs to another. */
+function withNamedOrg(d: EventDetails, named: string | undefined, org: string | null): EventDetails {
+  if (named === undefined || org === null || named.toLowerCase() === org.toLowerCase()) return d;
+  return { ...d, extra: { ...d.extra, org_named_in_entry: named } };
+}
+
+/**
+ * `audit:<org>:<_document_id>`: GitHub's document ids are unique, but an id from one org's log must never make
+ * another org's entry look already seen. Without a document id, a hash of the entry's content (its org among it).
+ */
+function idOf(e: Obj, org: string | null): string {
   const doc = name(e._document_id) ?? name(e.document_id);
-  if (doc) return `audit:${doc}`;
-  return `audit:sha1:${createHash("sha1").update(canonical(e)).digest("hex")}`;
+  if (doc) return org ? `audit:${org.toLowerCase()}:${doc}` : `audit:${doc}`;
+  return `audit:sha1:${createHash("sha1").update(`${org?.toLowerCase() ?? ""}\n${canonical(e)}`).digest("hex")}`;
 }
 
 /** Where an entry's time is, the first present wins. */
@@ -304,7 +319,8 @@ function convert(entry: unknown, opts: FromAuditLogOptions): OrgEvent | null {
   const at = parseTimestamp(pick(e, ...TIME_KEYS));
   if (at === undefined) return null;
 
-  const org = firstName(e.org) ?? name(e.org_login) ?? name(opts.orgFallback) ?? null;
+  const named = firstName(e.org) ?? name(e.org_login);
+  const org = name(opts.org) ?? named ?? name(opts.orgFallback) ?? null;
   const repo = repoOf(e, org);
 
   // Anonymous clones of public repos carry no actor and user_id 0: the actor stays null, and an id of 0
@@ -328,7 +344,7 @@ function convert(entry: unknown, opts: FromAuditLogOptions): OrgEvent | null {
   const installationId = typeof opts.installationId === "number" ? opts.installationId : null;
 
   return {
-    id: idOf(e),
+    id: idOf(e, org),
     source: "audit-log",
     action,
     at,
@@ -344,6 +360,6 @@ function convert(entry: unknown, opts: FromAuditLogOptions): OrgEvent | null {
     token: name(e.hashed_token) ?? null,
     tokenType,
     installationId,
-    details: detailsOf(e, action),
+    details: withNamedOrg(detailsOf(e, action), named, org),
   };
 }

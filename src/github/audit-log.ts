@@ -246,7 +246,7 @@ export class AuditLogPoller {
             if (sec === boundarySecond && docId !== null) boundary.add(docId);
             if (pos.createdAt === null || created > pos.createdAt) pos = { ...pos, createdAt: created };
           }
-          const event = fromAuditLog(entry, { installationId, orgFallback: org });
+          const event = fromAuditLog(entry, { installationId, org });
           if (event && this.store.addEvent(event)) fresh.push(event);
         }
         pos = { ...pos, boundaryIds: [...boundary] };

@@ -3,8 +3,8 @@
 import { createHash } from "node:crypto";
 import type { Statement } from "better-sqlite3";
 import type { OrgEvent } from "../events/types.js";
-import type { FindingDraft } from "../detectors/types.js";
-import { maxSeverity, type Severity } from "../detectors/severity.js";
+import { fingerprintOf, type FindingDraft } from "../domain/finding.js";
+import { maxSeverity, type Severity } from "../domain/severity.js";
 import { openDatabase, type Db } from "./open.js";
 
 export interface DeliveryRecord {
@@ -150,10 +150,6 @@ function toFinding(r: RawFinding): FindingRow {
   };
 }
 
-export function fingerprintOf(detector: string, subject: string): string {
-  return `${detector}:${subject}`;
-}
-
 /** Detector state is cached in memory and written back in batches; see flushState. */
 const MISSING = Symbol("missing");
 
@@ -192,6 +188,7 @@ export class Store {
          VALUES (@id, @source, @action, @at, @org, @actor, @repo, @installationId, @body, @processed)
          ON CONFLICT (id) DO NOTHING`,
       ),
+      markSeen: p(`INSERT INTO seen_events (id, at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`),
       pendingEvents: p(`SELECT body FROM events WHERE processed = 0 ORDER BY seq LIMIT ?`),
       markProcessed: p(`UPDATE events SET processed = 1 WHERE id = ?`),
       countEvents: p(`SELECT count(*) AS n FROM events`),
@@ -373,6 +370,14 @@ export class Store {
         processed: processed ? 1 : 0,
       }).changes === 1
     );
+  }
+
+  /**
+   * Records that an event was judged offline, keeping only its id and time. Returns false when it was judged
+   * before (a second run over an overlapping export).
+   */
+  markSeen(id: string, at: number): boolean {
+    return this.s.markSeen!.run(id, at).changes === 1;
   }
 
   /** Events stored but not yet run through the detectors (left over by a crash, or queued). */
@@ -609,10 +614,6 @@ export class Store {
 
   // --- config -----------------------------------------------------------------------------------------
 
-  lastGoodConfig(org: string): string | undefined {
-    return (this.s.configGet!.get(org) as { good_yaml: string } | undefined)?.good_yaml;
-  }
-
   /** The last good config text and when it was saved (the config service saves a text only when it changed). */
   goodConfig(org: string): { yaml: string; savedAt: number } | undefined {
     const r = this.s.configGet!.get(org) as { good_yaml: string; updated_at: number } | undefined;
@@ -669,8 +670,10 @@ export class Store {
     this.s.dryRunLogged!.run(seq, findingId);
   }
 
-  /** Keeps a notice until it is filed (a notice already filed for this org and key is left alone). */
-  /** `repo`: file it in this repository of the org rather than the `alerts.repo` in force. */
+  /**
+   * Keeps a notice until it is filed (a notice already filed for this org and key is left alone). `repo`: file
+   * it in this repository of the org rather than the `alerts.repo` in force.
+   */
   saveNotice(n: { org: string; key: string; installationId: number; title: string; body: string; repo?: string | null }, at: number): void {
     this.s.noticeSave!.run({ ...n, repo: n.repo ?? null, at });
   }

@@ -58,6 +58,7 @@ function logLinesSince(offset: number): Record<string, unknown>[] {
 const MB = 1000 * 1000;
 
 describe("forged posts larger than GitHub's cap", () => {
+
   it("are answered 413 without being read, in flat memory and a small log", async () => {
     const pid = app.child.pid!;
     // The refusal path runs once before anything is measured.
@@ -95,6 +96,28 @@ describe("forged posts larger than GitHub's cap", () => {
     const declared = lines.filter((l) => l.reason === "too-large");
     expect(declared.length).toBeGreaterThanOrEqual(8);
     for (const line of declared) expect(line).toMatchObject({ event: "push", contentLength: 30 * MB, bytes: 0, status: 413 });
+  }, 60_000);
+
+  it("are refused on every spelling of the webhook path, so no other handler reads them", async () => {
+    const pid = app.child.pid!;
+    const logStart = app.output().length;
+    resetPeak(pid);
+    const before = memory(pid).rss;
+    const spellings = [
+      "/api/github/x/../webhooks",
+      "/api/github/%2e/webhooks",
+      "/api/github/%2E%2E/github/webhooks",
+      "/api/github/webhooks/",
+      "/api/github/webhooks//",
+      "/api/github/webhooks?x=1",
+      "/api/github/./webhooks#f",
+    ];
+    for (const rawPath of spellings) {
+      const res = await rawPost(hook, { headers: forged(`spelling-${rawPath}`), size: 30 * MB, fill: 0x7a, rawPath });
+      expect({ rawPath, status: res.status }).toEqual({ rawPath, status: 413 });
+    }
+    expect(memory(pid).peak - before).toBeLessThan(50 * MB);
+    expect(app.output().length - logStart).toBeLessThan(10_000);
   }, 60_000);
 });
 

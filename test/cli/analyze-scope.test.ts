@@ -96,6 +96,17 @@ describe("analyze keeps orgs apart", () => {
     expect(findings.find((f) => f.detector === "multi-country")).toMatchObject({ scope: "business:umbrella", orgs: ["acme", "globex"] });
   });
 
+  it("counts an org's own export (no `business`) with its enterprise's once an entry names the enterprise", async () => {
+    const enterprise = path.join(tmp, "enterprise.jsonl");
+    const own = path.join(tmp, "acme-own.jsonl");
+    fs.writeFileSync(enterprise, [0, 1, 2].map((i) => JSON.stringify(clone("acme", `r${i}`, i, "umbrella"))).join("\n") + "\n");
+    fs.writeFileSync(own, [3, 4, 5].map((i) => JSON.stringify(clone("acme", `r${i}`, i))).join("\n") + "\n");
+    const { findings } = await analyze([enterprise, own, "--format", "json"]);
+    const burst = findings.find((f) => f.detector === "mass-clone");
+    expect(burst).toMatchObject({ scope: "business:umbrella", orgs: ["acme"] });
+    expect(burst?.repos).toHaveLength(6);
+  });
+
   it("keeps an org without `business` apart from an enterprise holding an org of the same name", async () => {
     const input = file("mixed.jsonl", (org) => (org === "acme" ? "umbrella" : undefined));
     const { findings } = await analyze([input, "--format", "json"]);

@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { showInvisible } from "../../src/alerts/inert.js";
+import { showInvisible } from "../../src/text/inert.js";
 import type { FindingOutput } from "../../src/cli/analyze.js";
 import { jsonLine, main, renderTable } from "../../src/cli/main.js";
 import { ALL, escaped, name } from "../helpers/invisible.js";

@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { configChanges, watchedSettings, type ConfigChange } from "../../src/config/changes.js";
 import { defaultConfig, type Config } from "../../src/config/schema.js";
-import { SEVERITIES } from "../../src/detectors/severity.js";
+import { SEVERITIES } from "../../src/domain/severity.js";
 
 /** The defaults with `path` set to `value`. */
 function withValue(path: readonly string[], value: unknown): Config {

@@ -88,7 +88,7 @@ describe("ConfigService", () => {
 
     expect(first.mode).toBe("dry-run");
     expect(second).toBe(first);
-    expect(t.store.lastGoodConfig("acme")).toBe(text);
+    expect(t.store.goodConfig("acme")?.yaml).toBe(text);
     expect(scope.isDone()).toBe(true);
   });
 

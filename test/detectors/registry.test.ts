@@ -17,7 +17,7 @@ import {
   writeRegions,
 } from "../../scripts/generate.js";
 import { DETECTORS } from "../../src/detectors/index.js";
-import { SEVERITIES } from "../../src/detectors/severity.js";
+import { SEVERITIES } from "../../src/domain/severity.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 

@@ -5,6 +5,8 @@ import nock from "nock";
 import { describe, expect, it } from "vitest";
 import { AlertDispatcher } from "../../src/alerts/dispatcher.js";
 import { Engine } from "../../src/engine/engine.js";
+import { scopeOf } from "../../src/engine/scope.js";
+import { fromAuditLog } from "../../src/events/from-audit-log.js";
 import type { OrgEvent } from "../../src/events/types.js";
 import type { OctokitLike } from "../../src/github/octokit.js";
 import { MEMORY } from "../../src/store/open.js";
@@ -147,6 +149,26 @@ describe("org isolation", () => {
       expect(store.listFindings().every((f) => f.scope === "org:acme" || f.scope === "org:globex")).toBe(true);
     });
   }
+
+  it("stores two orgs' audit entries that share a document id, and takes the polled org over the one an entry names", () => {
+    const store = Store.open(MEMORY);
+    const entry = { _document_id: "same-id", action: "git.clone", actor: "mallory", created_at: T0, repo: "acme/r0", org: "acme" };
+    const fromAcme = fromAuditLog(entry, { org: "acme", installationId: ORGS.acme })!;
+    // globex's log cannot put an event into acme's scope by naming acme.
+    const fromGlobex = fromAuditLog(entry, { org: "globex", installationId: ORGS.globex })!;
+    expect(fromGlobex.org).toBe("globex");
+    expect(store.addEvent(fromAcme)).toBe(true);
+    expect(store.addEvent(fromGlobex)).toBe(true);
+    expect(store.addEvent(fromAuditLog(entry, { org: "globex", installationId: ORGS.globex })!)).toBe(false);
+    expect(scopeOf(fromAcme)).toBe("org:acme");
+    expect(scopeOf(fromGlobex)).toBe("org:globex");
+  });
+
+  it("keeps events that name no org apart by the installation they came through", () => {
+    const none = { org: null, installationId: null };
+    expect(scopeOf({ ...none, installationId: 1 })).not.toBe(scopeOf({ ...none, installationId: 2 }));
+    expect(scopeOf(none)).toBe("org:");
+  });
 
   it("files each org's issues and comments in its own alerts repository, naming nothing of the other org", async () => {
     const store = Store.open(MEMORY);

@@ -27,7 +27,7 @@ const apiEntry = {
 describe("fromAuditLog", () => {
   it("normalizes a REST API entry", () => {
     expect(fromAuditLog(apiEntry, { installationId: 42 })).toEqual({
-      id: "audit:q3Rk9vXbTm2Lp8YwZc1aHg",
+      id: "audit:acme:q3Rk9vXbTm2Lp8YwZc1aHg",
       source: "audit-log",
       action: "repo.access",
       at: T0,
@@ -252,8 +252,17 @@ describe("fromAuditLog", () => {
   });
 
   describe("id", () => {
-    it("is audit:<_document_id>", () => {
-      expect(fromAuditLog(apiEntry)?.id).toBe("audit:q3Rk9vXbTm2Lp8YwZc1aHg");
+    it("is audit:<org>:<_document_id>, so one org's entry never makes another org's look already seen", () => {
+      expect(fromAuditLog(apiEntry)?.id).toBe("audit:acme:q3Rk9vXbTm2Lp8YwZc1aHg");
+      expect(fromAuditLog({ ...apiEntry, org: "globex" })?.id).toBe("audit:globex:q3Rk9vXbTm2Lp8YwZc1aHg");
+      expect(fromAuditLog({ ...apiEntry, org: undefined })?.id).toBe("audit:q3Rk9vXbTm2Lp8YwZc1aHg");
+    });
+
+    it("takes the polled org over the org an entry names, keeping the named one as evidence", () => {
+      const event = fromAuditLog({ ...apiEntry, org: "globex", repo: "globex/payments" }, { org: "acme", installationId: 42 });
+      expect(event).toMatchObject({ org: "acme", id: "audit:acme:q3Rk9vXbTm2Lp8YwZc1aHg", installationId: 42 });
+      expect(event?.details.extra?.org_named_in_entry).toBe("globex");
+      expect(fromAuditLog(apiEntry, { org: "ACME" })?.details.extra?.org_named_in_entry).toBeUndefined();
     });
 
     it("falls back to a hash that ignores key order, types and empty fields", () => {

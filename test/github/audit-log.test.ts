@@ -116,7 +116,7 @@ describe("AuditLogPoller", () => {
     const result = await t.poll();
 
     expect(result).toEqual({ status: "ok", events: 3, pages: 2 });
-    expect(t.ids()).toEqual(["audit:d1", "audit:d2", "audit:d3"]);
+    expect(t.ids()).toEqual(["audit:acme:d1", "audit:acme:d2", "audit:acme:d3"]);
     expect(t.delivered.flat().every((e) => e.installationId === INSTALLATION)).toBe(true);
     expect(positions).toEqual([T0 + 2000]);
     const pos = t.store.auditLogPosition("acme");
@@ -135,7 +135,7 @@ describe("AuditLogPoller", () => {
     const s1 = nock(API).get(ROUTE).query(query(phrase1)).reply(200, page1, { link: nextLink("c1") });
 
     expect((await first.poll()).status).toBe("error");
-    expect(first.ids()).toEqual(["audit:a", "audit:b", "audit:c"]);
+    expect(first.ids()).toEqual(["audit:acme:a", "audit:acme:b", "audit:acme:c"]);
     expect(s1.isDone()).toBe(true);
 
     // A new poller on the same database: `created:>=` repeats the boundary second, which holds b and c.
@@ -150,7 +150,7 @@ describe("AuditLogPoller", () => {
       .reply(200, [entry("e", 6000)]);
 
     expect(await second.poll()).toEqual({ status: "ok", events: 2, pages: 2 });
-    expect(second.ids()).toEqual(["audit:d", "audit:e"]);
+    expect(second.ids()).toEqual(["audit:acme:d", "audit:acme:e"]);
     expect(new Set([...first.ids(), ...second.ids()]).size).toBe(5);
     expect(s2.isDone()).toBe(true);
   });
@@ -177,7 +177,7 @@ describe("AuditLogPoller", () => {
       .reply(200, [entry("b", 5100), entry("c", 5200), entry("d", 5900)]);
 
     expect(await t.poll()).toEqual({ status: "ok", events: 1, pages: 1 });
-    expect(t.ids()).toEqual(["audit:d"]);
+    expect(t.ids()).toEqual(["audit:acme:d"]);
     expect(store.countEvents()).toBe(1);
     expect(scope.isDone()).toBe(true);
   });

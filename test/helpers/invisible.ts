@@ -1,6 +1,6 @@
 // Code points that must never reach a reader raw: every sink's test runs all of them through it. LISTED is the
 // hardening issue's list, every code point of every range; MORE is what was judged to belong with them (see
-// the header of src/alerts/inert.ts for why each is there).
+// the header of src/text/inert.ts for why each is there).
 
 function range(from: number, to: number): number[] {
   return Array.from({ length: to - from + 1 }, (_, i) => from + i);

@@ -18,8 +18,10 @@ export interface RawPostOptions {
   size: number;
   /** Transfer-Encoding: chunked, no Content-Length. */
   chunked?: boolean;
-  /** The byte the body is made of. */
+  /** The body is made of this byte. */
   fill?: number;
+  /** Request target sent as is (a URL parser would resolve `..` and `%2e` before sending). */
+  rawPath?: string;
 }
 
 const PIECE = 64 * 1024;
@@ -34,7 +36,7 @@ export function rawPost(url: string, opts: RawPostOptions): Promise<RawPostResul
     let reply = "";
 
     const head =
-      `POST ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\n` +
+      `POST ${opts.rawPath ?? `${u.pathname}${u.search}`} HTTP/1.1\r\nHost: ${u.host}\r\n` +
       Object.entries(opts.headers)
         .map(([k, v]) => `${k}: ${v}\r\n`)
         .join("") +

@@ -7,6 +7,7 @@ import { sweeps } from "./0004-sweeps.js";
 import { orgScope } from "./0005-org-scope.js";
 import { webhookDeliveries } from "./0006-webhook-deliveries.js";
 import { noticeRepo } from "./0007-notice-repo.js";
+import { seenEvents } from "./0008-seen-events.js";
 
 export interface Migration {
   version: number;
@@ -15,4 +16,4 @@ export interface Migration {
   up: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, alerts, auditLog, sweeps, orgScope, webhookDeliveries, noticeRepo];
+export const MIGRATIONS: readonly Migration[] = [initial, alerts, auditLog, sweeps, orgScope, webhookDeliveries, noticeRepo, seenEvents];

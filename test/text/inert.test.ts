@@ -4,7 +4,7 @@
 import nock from "nock";
 import { describe, expect, it } from "vitest";
 import { AlertDispatcher } from "../../src/alerts/dispatcher.js";
-import { inert, inertJson, inertTitle, showInvisible, truncate } from "../../src/alerts/inert.js";
+import { inert, inertJson, inertTitle, showInvisible, truncate } from "../../src/text/inert.js";
 import { ConfigService } from "../../src/config/service.js";
 import type { OctokitLike } from "../../src/github/octokit.js";
 import { DAY, MINUTE, T0, makeConfig, makeEngine, makeEvent } from "../helpers/engine.js";

@@ -1,5 +1,5 @@
-// Severity levels and their order. Kept apart from the detector types so config, alerts and the CLI can use
-// them without importing the registry.
+// Severity levels and their order. Part of the domain, below every other layer, so detectors, the engine,
+// config, alerts and the CLI share one scale without importing the registry or the store.
 import { z } from "zod";
 
 export const SEVERITIES = ["low", "medium", "high", "critical"] as const;

@@ -1,7 +1,8 @@
 // Which way each config setting watches less. Every setting declares it next to its own schema, so the
 // config service can tell, for any change someone pushes to the org's `.github` repository, whether it
 // reduces what exfil-monitor watches (and must be announced) or tightens it. A registry test checks that no
-// setting lacks a declaration, so a new setting cannot be forgotten.
+// setting lacks a declaration, so a new setting cannot be forgotten. It sits in the domain, not in config,
+// because detectors declare it on their own settings and config is built from the detectors.
 //
 // Declared with `.register(watches, { weaker: ... })` as the LAST call on the setting's schema: `.describe()`
 // and `.default()` return a copy, and the copy would not carry the declaration.

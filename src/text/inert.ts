@@ -1,10 +1,12 @@
 // Makes attacker-chosen text (repo and branch names, key titles, commit messages, logins, config values) harmless
 // wherever exfil-monitor shows it: it cannot @mention anyone, cannot open a link, cannot inject HTML or markdown,
 // cannot break a table, cannot steer a terminal and cannot hide behind invisible or bidirectional characters.
+// It imports nothing of the project, so every layer that shows text (config's notices, alerts, the CLI) can use
+// it without importing another.
 //
 // showInvisible() is THE place invisible characters are made visible. Every sink that shows text to a person
 // goes through it, directly or through the helpers below: issue titles and bodies, comments and notices
-// (render.ts), the CLI's table and messages (cli/main.ts), its JSON lines (inertJson). A new sink (Slack, a
+// (alerts/render.ts), the CLI's table and messages (cli/main.ts), its JSON lines (inertJson). A new sink (Slack, a
 // generic webhook, e-mail, a web page) must pass every value, or its finished text, through it too, and get a
 // test that runs every code point of test/helpers/invisible.ts through it. Logger lines are structured data,
 // not a sink.

@@ -4,7 +4,7 @@
 // refuses it as a config error. Rather than list the spellings, each entry is tried on sample values that
 // have nothing in common, through the same matcher the engine uses.
 import picomatch from "picomatch";
-import type { Config } from "../config/schema.js";
+import type { Config } from "./schema.js";
 import type { AllowLists } from "../detectors/types.js";
 
 type AllowConfig = Config["allow"];

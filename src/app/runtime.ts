@@ -12,6 +12,7 @@ import { Engine } from "../engine/engine.js";
 import { fromWebhook } from "../events/from-webhook.js";
 import type { OrgEvent } from "../events/types.js";
 import { enrichEvent } from "../github/enrich.js";
+import { judgeBatch } from "../pipeline/judge.js";
 import type { Store } from "../store/store.js";
 
 export type { Logger };
@@ -281,19 +282,18 @@ export class Runtime {
         const event = await this.enrich(stored);
         ready.push({ event, config: await this.configFor(event) });
       }
-      this.store.transaction(() => {
-        for (const { event, config } of ready) {
-          try {
-            if (this.engine.process(event, config).some((r) => r.added)) this.evidenceAdded = true;
-          } catch (err) {
-            // A poison event must not block the queue: count it, log it, move on.
-            this.counters.processingErrors += 1;
-            this.log.error({ err, event: event.id }, "event could not be processed; skipped");
-          }
-          this.store.markProcessed(event.id);
-        }
-        this.store.flushState(expire ? cutoff : undefined);
+      const judged = judgeBatch(ready, {
+        store: this.store,
+        engine: this.engine,
+        record: "queued",
+        ...(expire ? { expireStateBefore: cutoff } : {}),
+        onEventError: (event, err) => {
+          // A poison event must not block the queue: count it, log it, move on.
+          this.counters.processingErrors += 1;
+          this.log.error({ err, event: event.id }, "event could not be processed; skipped");
+        },
       });
+      if (judged.recorded.some((r) => r.added)) this.evidenceAdded = true;
       if (expire) this.lastStateExpiry = now;
       done += batch.length;
     }

@@ -11,6 +11,7 @@ import { severityRank, type Severity } from "../domain/severity.js";
 import { Engine, type EngineLogger } from "../engine/engine.js";
 import { fromAuditLog, timeProblem } from "../events/from-audit-log.js";
 import type { OrgEvent } from "../events/types.js";
+import { judgeBatch } from "../pipeline/judge.js";
 import { Store, type FindingRow } from "../store/store.js";
 import { readAuditLogBatches, UnreadableInput, type AuditLogFormat } from "./read-audit-log.js";
 
@@ -288,19 +289,20 @@ export async function analyzeFiles(inputs: readonly string[], opts: AnalyzeOptio
   // One transaction per batch holds the batch's ids, findings and detector state together: a run stopped
   // part-way with --db leaves the database as of the last whole batch, never ids without their state.
   const processBatch = (events: OrgEvent[]) => {
-    s.transaction(() => {
-      for (const event of events) {
-        if (!s.markSeen(event.id, event.at)) {
-          result.duplicates++;
-          continue;
-        }
-        result.processed++;
-        for (const r of engine.process(event, config)) {
-          if (r.added) touched.add(r.finding.id);
-        }
-      }
-      s.flushState();
-    });
+    const judged = judgeBatch(
+      events.map((event) => ({ event, config })),
+      {
+        store: s,
+        engine,
+        record: "seen",
+        onEventError: (_event, err) => {
+          throw err;
+        },
+      },
+    );
+    result.processed += judged.judged;
+    result.duplicates += judged.duplicates;
+    for (const r of judged.recorded) if (r.added) touched.add(r.finding.id);
   };
 
   try {

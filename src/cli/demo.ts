@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { defaultConfig } from "../config/schema.js";
 import { Engine } from "../engine/engine.js";
 import { fromWebhook } from "../events/from-webhook.js";
+import { judgeBatch } from "../pipeline/judge.js";
 import { MEMORY } from "../store/open.js";
 import { Store } from "../store/store.js";
 import { analyzeFiles, toOutput } from "./analyze.js";
@@ -21,8 +22,9 @@ interface SampleDelivery {
   payload: unknown;
 }
 
-export async function runDemo(out: NodeJS.WritableStream = process.stdout): Promise<number> {
-  const store = Store.open(MEMORY);
+/** `into`: judge into this store and leave it open (tests compare it with the app's); default a fresh one. */
+export async function runDemo(out: NodeJS.WritableStream = process.stdout, into?: Store): Promise<number> {
+  const store = into ?? Store.open(MEMORY);
   const config = defaultConfig();
   const engine = new Engine({ store });
   try {
@@ -37,11 +39,17 @@ export async function runDemo(out: NodeJS.WritableStream = process.stdout): Prom
       const sample = JSON.parse(readFileSync(path.join(dir, file), "utf8")) as SampleDelivery;
       out.write(`   - ${sample.event}: ${sample.description}\n`);
       const events = fromWebhook({ name: sample.event, id: sample.delivery, payload: sample.payload, receivedAt: receivedAt + i * 60_000 });
-      store.transaction(() => {
-        for (const e of events) {
-          if (store.addEvent(e, true)) engine.process(e, config);
-        }
-      });
+      judgeBatch(
+        events.map((event) => ({ event, config })),
+        {
+          store,
+          engine,
+          record: "seen",
+          onEventError: (_event, err) => {
+            throw err;
+          },
+        },
+      );
     }
 
     const log = path.join(SAMPLES, "audit-log.jsonl");
@@ -58,7 +66,7 @@ export async function runDemo(out: NodeJS.WritableStream = process.stdout): Prom
     );
     return findings.length > 0 ? 0 : 1;
   } finally {
-    store.close();
+    if (!into) store.close();
   }
 }
 

@@ -1,10 +1,9 @@
 // Every read and write of the database goes through this module, with statements prepared once.
 // better-sqlite3 is synchronous: batch writes run inside one transaction with no `await` inside.
-import { createHash } from "node:crypto";
 import type { Statement } from "better-sqlite3";
 import type { OrgEvent } from "../events/types.js";
-import { fingerprintOf, type FindingDraft } from "../domain/finding.js";
-import { maxSeverity, type Severity } from "../domain/severity.js";
+import { emptyFold, evidenceDigest, fingerprintOf, foldEvidence, type FindingDraft, type FindingFold } from "../domain/finding.js";
+import type { Severity } from "../domain/severity.js";
 import { openDatabase, type Db } from "./open.js";
 
 export interface DeliveryRecord {
@@ -150,6 +149,27 @@ function toFinding(r: RawFinding): FindingRow {
   };
 }
 
+/** The fold's part of a stored finding. */
+function foldOf(f: FindingRow): FindingFold {
+  return {
+    severity: f.severity,
+    summary: f.summary,
+    actor: f.actor,
+    repos: f.repos,
+    orgs: f.orgs,
+    firstSeen: f.firstSeen,
+    lastSeen: f.lastSeen,
+    count: f.count,
+    raisedReason: f.raisedReason,
+    installationId: f.installationId,
+  };
+}
+
+/** The fold as statement parameters. */
+function foldColumns(f: FindingFold) {
+  return { ...f, repos: JSON.stringify(f.repos), orgs: JSON.stringify(f.orgs) };
+}
+
 /** Detector state is cached in memory and written back in batches; see flushState. */
 const MISSING = Symbol("missing");
 
@@ -201,7 +221,7 @@ export class Store {
         `INSERT INTO findings (scope, fingerprint, detector, subject, org, orgs, installation_id, severity, summary,
            actor, repos, first_seen, last_seen, count, raised_reason, created_at)
          VALUES (@scope, @fingerprint, @detector, @subject, @org, @orgs, @installationId, @severity, @summary,
-           @actor, @repos, @at, @at, 0, @raisedReason, @createdAt)`,
+           @actor, @repos, @firstSeen, @lastSeen, @count, @raisedReason, @createdAt)`,
       ),
       insertEvidence: p(
         `INSERT INTO evidence (finding_id, event_id, at, source, severity, summary, data, digest)
@@ -210,11 +230,9 @@ export class Store {
          ON CONFLICT (finding_id, event_id) DO NOTHING`,
       ),
       updateFinding: p(
-        `UPDATE findings SET severity = @severity, summary = @summary, repos = @repos, orgs = @orgs,
-           first_seen = min(first_seen, @at), last_seen = max(last_seen, @at), count = count + 1,
-           raised_reason = coalesce(raised_reason, @raisedReason),
-           installation_id = coalesce(installation_id, @installationId),
-           actor = coalesce(actor, @actor)
+        `UPDATE findings SET severity = @severity, summary = @summary, actor = @actor, repos = @repos, orgs = @orgs,
+           first_seen = @firstSeen, last_seen = @lastSeen, count = @count, raised_reason = @raisedReason,
+           installation_id = @installationId
          WHERE id = @id`,
       ),
       listFindings: p(`SELECT * FROM findings ORDER BY first_seen, id`),
@@ -438,29 +456,20 @@ export class Store {
       let raw = this.s.findingByFp!.get(scope, fingerprint) as RawFinding | undefined;
       let isNew = false;
       if (!raw) {
+        const start = emptyFold(draft, event, raisedReason);
         const info = this.s.insertFinding!.run({
           scope,
           fingerprint,
           detector,
           subject: draft.subject,
           org: event.org,
-          orgs: JSON.stringify(event.org ? [event.org] : []),
-          installationId: event.installationId,
-          severity: draft.severity,
-          summary: draft.summary,
-          actor: draft.actor,
-          repos: JSON.stringify(draft.repos),
-          at: event.at,
-          raisedReason,
           createdAt: now,
+          ...foldColumns(start),
         });
         raw = this.s.findingById!.get(info.lastInsertRowid) as RawFinding;
         isNew = true;
       }
       const data = JSON.stringify(draft.evidence);
-      // The same facts told again (a new delivery id for the same fork, a sweep re-finding it) are not
-      // new evidence: they neither count nor become a comment.
-      const digest = createHash("sha1").update(`${event.source}\u0000${draft.severity}\u0000${data}`).digest("hex");
       const added =
         this.s.insertEvidence!.run({
           findingId: raw.id,
@@ -470,25 +479,11 @@ export class Store {
           severity: draft.severity,
           summary: draft.summary,
           data,
-          digest,
+          digest: evidenceDigest(event.source, draft.severity, data),
         }).changes === 1;
       if (added) {
-        const severity = maxSeverity(raw.severity as Severity, draft.severity);
-        const repos = [...new Set([...(JSON.parse(raw.repos) as string[]), ...draft.repos])].sort();
-        const orgs = JSON.parse(raw.orgs) as string[];
-        if (event.org && !orgs.includes(event.org)) orgs.push(event.org);
-        this.s.updateFinding!.run({
-          id: raw.id,
-          severity,
-          orgs: JSON.stringify(orgs.sort()),
-          // The summary follows the highest severity seen, so the title matches the worst evidence.
-          summary: severity === draft.severity ? draft.summary : raw.summary,
-          repos: JSON.stringify(repos),
-          at: event.at,
-          raisedReason,
-          installationId: event.installationId,
-          actor: draft.actor,
-        });
+        const folded = foldEvidence(foldOf(toFinding(raw)), draft, event, raisedReason);
+        this.s.updateFinding!.run({ id: raw.id, ...foldColumns(folded) });
         raw = this.s.findingById!.get(raw.id) as RawFinding;
       }
       return { finding: toFinding(raw), isNew, added };

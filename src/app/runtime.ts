@@ -12,7 +12,7 @@ import { Engine } from "../engine/engine.js";
 import { fromWebhook } from "../events/from-webhook.js";
 import type { OrgEvent } from "../events/types.js";
 import { enrichEvent } from "../github/enrich.js";
-import { judgeBatch } from "../pipeline/judge.js";
+import { judgeBatch, type JudgeItem } from "../pipeline/judge.js";
 import type { Store } from "../store/store.js";
 
 export type { Logger };
@@ -83,6 +83,11 @@ export class Runtime {
   private readonly octokitFor: RuntimeOptions["octokitFor"];
   private intake: Intake[] = [];
   private draining: Promise<void> | null = null;
+  /**
+   * True while no stored event waits to be judged: only then may intake judge a delivery's events itself,
+   * since an org's events are judged in the order they came. False at start (a crash may have left some).
+   */
+  private queueIdle = false;
   private drainAgain = false;
   private evidenceAdded = false;
   private flushedOnce = false;
@@ -153,9 +158,11 @@ export class Runtime {
     const batch = this.intake;
     this.intake = [];
     let outcomes: IntakeOutcome[];
+    const judgeNow: JudgeItem[] = [];
+    let evidence = false;
     try {
-      outcomes = this.store.transaction(() =>
-        batch.map((d): IntakeOutcome => {
+      outcomes = this.store.transaction(() => {
+        const out = batch.map((d): IntakeOutcome => {
           const delivery = {
             id: d.id,
             name: d.name,
@@ -165,7 +172,20 @@ export class Runtime {
             bodySha256: d.raw?.sha256 ?? null,
           };
           if (this.store.recordDelivery(delivery)) {
-            for (const e of d.events) this.store.addEvent(e);
+            // A push to the org's `.github` repository goes through the queue: the drain then reads the new
+            // config (and reports what it changes) before judging anything with it.
+            const configPush = d.name === "push" && readRepoName(d.payload) === ".github";
+            for (const e of d.events) {
+              // Judged now, in this same commit, when nothing needs the network and nothing older waits in the
+              // queue (events of one org are judged in order); otherwise queued for the drain.
+              const config = this.queueIdle && !configPush && !NEEDS_ENRICHMENT.has(e.action) ? this.cachedConfigFor(e) : undefined;
+              if (config) {
+                judgeNow.push({ event: e, config });
+              } else {
+                this.store.addEvent(e);
+                this.queueIdle = false;
+              }
+            }
             return { kind: "fresh" };
           }
           // Known id. Only an id whose first body was recorded can be compared (not one stored before
@@ -184,14 +204,15 @@ export class Runtime {
             receivedAt: d.receivedAt,
           });
           return { kind: "conflict", firstSha256 };
-        }),
-      );
+        });
+        if (judgeNow.length > 0) evidence = this.judge(judgeNow, "stored").recorded.some((r) => r.added);
+        return out;
+      });
     } catch (err) {
       // Not stored: answer 5xx so the delivery shows as failed in GitHub and can be redelivered.
       for (const d of batch) d.fail(err);
       return;
     }
-    let events = 0;
     batch.forEach((d, i) => {
       const outcome = outcomes[i] ?? { kind: "redelivery" };
       if (outcome.kind === "redelivery") {
@@ -207,19 +228,24 @@ export class Runtime {
       } else {
         this.counters.deliveries += 1;
         this.counters.events += d.events.length;
-        events += d.events.length;
         const org = readOrg(d.payload);
         if (d.name === "push" && org && readRepoName(d.payload) === ".github") this.configs.pushed(org, d.payload);
       }
       d.done(outcome.kind === "fresh");
     });
-    if (events > 0) this.kick();
+    if (evidence) this.evidenceAdded = true;
+    // The drain judges what was queued and files what was found; deliveries judged here that found nothing
+    // (most pushes) need no drain at all.
+    if (!this.queueIdle || evidence) this.kick();
   }
 
   /** Adds events from the audit log or a sweep; already-known ids are dropped. */
   acceptEvents(events: OrgEvent[]): number {
     const added = this.store.transaction(() => events.filter((e) => this.store.addEvent(e)).length);
-    if (added > 0) this.kick();
+    if (added > 0) {
+      this.queueIdle = false;
+      this.kick();
+    }
     return added;
   }
 
@@ -270,7 +296,10 @@ export class Runtime {
     let done = 0;
     for (;;) {
       const batch = this.store.pendingEvents(200);
-      if (batch.length === 0) return done;
+      if (batch.length === 0) {
+        this.queueIdle = true;
+        return done;
+      }
       // The async part first (membership lookups, each org's config, cached), then one transaction for the
       // whole batch: per-event commits would cost more than the detectors themselves.
       const ready: { event: OrgEvent; config: Config }[] = [];
@@ -282,21 +311,31 @@ export class Runtime {
         const event = await this.enrich(stored);
         ready.push({ event, config: await this.configFor(event) });
       }
-      const judged = judgeBatch(ready, {
-        store: this.store,
-        engine: this.engine,
-        record: "queued",
-        ...(expire ? { expireStateBefore: cutoff } : {}),
-        onEventError: (event, err) => {
-          // A poison event must not block the queue: count it, log it, move on.
-          this.counters.processingErrors += 1;
-          this.log.error({ err, event: event.id }, "event could not be processed; skipped");
-        },
-      });
+      const judged = this.judge(ready, "queued", expire ? cutoff : undefined);
       if (judged.recorded.some((r) => r.added)) this.evidenceAdded = true;
       if (expire) this.lastStateExpiry = now;
       done += batch.length;
     }
+  }
+
+  private judge(items: JudgeItem[], record: "queued" | "stored", expireStateBefore?: number) {
+    return judgeBatch(items, {
+      store: this.store,
+      engine: this.engine,
+      record,
+      ...(expireStateBefore !== undefined ? { expireStateBefore } : {}),
+      onEventError: (event, err) => {
+        // A poison event must not block the queue: count it, log it, move on.
+        this.counters.processingErrors += 1;
+        this.log.error({ err, event: event.id }, "event could not be processed; skipped");
+      },
+    });
+  }
+
+  /** The config an event is judged with, when it needs no network: an org's cached config, or the defaults. */
+  private cachedConfigFor(event: OrgEvent): Config | undefined {
+    if (!event.org || event.installationId === null) return defaultConfig();
+    return this.configs.cached(event.org);
   }
 
   /**

@@ -108,6 +108,12 @@ export class ConfigService {
     this.onProblem = opts.onProblem;
   }
 
+  /** The org's config when it is cached and fresh, without reading anything: for judging at intake. */
+  cached(org: string): Config | undefined {
+    const hit = this.cache.get(org.toLowerCase());
+    return hit && hit.expiresAt > this.now() ? hit.config : undefined;
+  }
+
   /** The config in force for an org. Never throws: the worst case is the defaults. */
   get(org: string, installationId: number): Promise<Config> {
     const key = org.toLowerCase();

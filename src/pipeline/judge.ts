@@ -17,10 +17,11 @@ export interface JudgeOptions {
   engine: Engine;
   /**
    * How an event is known as judged. `queued`: it was stored on arrival (the app's queue, which survives a
-   * crash) and is marked processed. `seen`: it is recorded now by id and time only (`analyze`, the demo); an
-   * id recorded before is a duplicate and is not judged again.
+   * crash) and is marked processed. `stored`: it is stored now, already judged (webhook intake judging in its
+   * own transaction). `seen`: it is recorded now by id and time only (`analyze`, the demo). With `stored` and
+   * `seen`, an id recorded before is a duplicate and is not judged again.
    */
-  record: "queued" | "seen";
+  record: "queued" | "stored" | "seen";
   /** Detector state that expired before this time is dropped in the same transaction. */
   expireStateBefore?: number;
   /**
@@ -44,7 +45,9 @@ export function judgeBatch(items: readonly JudgeItem[], opts: JudgeOptions): Jud
   const result: JudgeResult = { judged: 0, duplicates: 0, recorded: [] };
   store.transaction(() => {
     for (const { event, config } of items) {
-      if (opts.record === "seen" && !store.markSeen(event.id, event.at)) {
+      const fresh =
+        opts.record === "seen" ? store.markSeen(event.id, event.at) : opts.record === "stored" ? store.addEvent(event, true) : true;
+      if (!fresh) {
         result.duplicates++;
         continue;
       }

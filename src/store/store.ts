@@ -332,7 +332,15 @@ export class Store {
 
   /** Runs `fn` in one transaction (nested calls join the outer one). `fn` must not await. */
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    if (this.db.inTransaction) return this.db.transaction(fn)();
+    try {
+      return this.db.transaction(fn)();
+    } catch (err) {
+      // Rolled back: detector state cached or written back inside it is no longer what the database holds.
+      this.stateCache.clear();
+      this.stateDirty.clear();
+      throw err;
+    }
   }
 
   // --- deliveries -------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import { MEMORY } from "../../src/store/open.js";
 import { Store } from "../../src/store/store.js";
 import { DAY, T0, makeConfig, makeEvent } from "../helpers/engine.js";
 import { silentLog } from "../helpers/github.js";
+import { webhookFixture } from "../helpers/examples.js";
 
 let store: Store;
 let runtime: Runtime;
@@ -144,5 +145,41 @@ describe("Runtime.acceptDelivery", () => {
     await expect(runtime.acceptDelivery("push", "d-3", push)).rejects.toThrow("SQLITE_FULL");
     vi.restoreAllMocks();
     expect(await runtime.acceptDelivery("push", "d-3", push)).toBe(true);
+  });
+});
+
+describe("judging at intake", () => {
+  const fork = (delivery: string) => {
+    const { name, payload } = webhookFixture("fork.private-org-to-user");
+    return [name, delivery, payload] as const;
+  };
+
+  it("judges a delivery in its own commit when the org's config is cached and nothing waits in the queue", async () => {
+    // The first drain after a start empties the queue (a crash may have left events in it).
+    await runtime.acceptDelivery(...fork("intake-1"));
+    await runtime.idle();
+    expect(store.listFindings()).toHaveLength(1);
+    // The config is now cached (the defaults, GitHub being out of reach here).
+    await runtime.configs.get("Octocoders", 1);
+
+    const { payload } = webhookFixture("fork.private-org-to-user");
+    const other = structuredClone(payload) as { forkee: { full_name: string; owner: { login: string } } };
+    other.forkee.full_name = "eve/Hello-World";
+    other.forkee.owner.login = "eve";
+    expect(await runtime.acceptDelivery("fork", "intake-2", other)).toBe(true);
+    // Answered: the finding is already recorded and nothing was queued, before any drain ran.
+    expect(store.pendingEvents()).toHaveLength(0);
+    expect(store.listFindings().map((f) => f.subject)).toContain("Octocoders/Hello-World->eve/Hello-World");
+  });
+
+  it("queues a delivery behind events already waiting, so an org's events are judged in order", async () => {
+    await runtime.acceptDelivery(...fork("order-1"));
+    await runtime.idle();
+    await runtime.configs.get("Octocoders", 1);
+    runtime.acceptEvents([makeEvent({ action: "push", org: "Octocoders", installationId: 1, at: T0 })]);
+    await runtime.acceptDelivery(...fork("order-2"));
+    expect(store.pendingEvents().map((e) => e.id)).toContain("webhook:order-2");
+    await runtime.idle();
+    expect(store.pendingEvents()).toHaveLength(0);
   });
 });

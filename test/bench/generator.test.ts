@@ -28,7 +28,7 @@ describe("generateAuditLog", () => {
       expect(e.created_at as number).toBeGreaterThanOrEqual(last);
       last = e.created_at as number;
       const event = fromAuditLog(e);
-      expect(event?.id).toBe(`audit:${e._document_id as string}`);
+      expect(event?.id).toBe(`audit:${String(e.org).toLowerCase()}:${e._document_id as string}`);
     }
     expect(ids.size).toBe(5000);
   });

@@ -82,6 +82,22 @@ function randomString(rng: Rng, n: number, alphabet = B62): string {
 /** Looks like GitHub's `hashed_token`: base64 of a SHA-256. */
 const hashedToken = (rng: Rng) => randomString(rng, 43, B64) + "=";
 
+/**
+ * `_document_id`s as GitHub writes them: 16 random bytes in base64url, 22 characters, in no order. A store
+ * that indexes them inserts at random places in its index, which is what a real export costs; ids with a
+ * counter in them would insert in order and flatter every index. They come from their own stream (seeded
+ * from `seed`), so the rest of the log does not depend on how ids are made.
+ */
+export function documentIds(seed: number): () => string {
+  const rng = mulberry32(Math.imul((seed >>> 0) ^ 0x5f3759df, 0x9e3779b1));
+  const bytes = Buffer.alloc(16);
+  return () => {
+    // mulberry32 yields k / 2^32: multiplying back gives its 32 bits exactly.
+    for (let i = 0; i < 16; i += 4) bytes.writeUInt32LE(rng() * 4294967296, i);
+    return bytes.toString("base64url");
+  };
+}
+
 /** Home countries with their weight and a rough UTC offset (hours) for working hours. */
 const COUNTRIES: readonly (readonly [code: string, weight: number, utcOffset: number])[] = [
   ["US", 34, -6], ["DE", 9, 1], ["GB", 8, 0], ["IN", 9, 5.5], ["PL", 5, 1], ["BR", 4, -3], ["CA", 5, -5],
@@ -254,8 +270,7 @@ export function* generateAuditLog(opts: GenerateOptions): Iterable<string> {
   const rng = mulberry32(seed);
   const org = buildOrg(rng, developers, start, spanMs);
   const orgBase = { business: `${orgName}-corp`, business_id: 4242, org: orgName, org_id: 1_234_567 };
-  let serial = 0;
-  const docId = () => randomString(rng, 14) + (serial++).toString(36).padStart(8, "0");
+  const docId = documentIds(seed);
 
   const base = (at: number, action: string, actor: string | null, actorId: number, isBot: boolean, country: string | null): Entry => ({
     "@timestamp": at,

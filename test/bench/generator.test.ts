@@ -1,8 +1,9 @@
 // The synthetic audit-log generator behind the benchmarks and samples/audit-log.jsonl: the same seed gives
-// the same lines, every line is an audit entry the converter accepts, ids are unique, and the incidents
-// appear only when asked for.
+// the same lines, every line is an audit entry the converter accepts, ids are unique and random-looking like
+// GitHub's (so the benchmark's inserts land at random places in an index, as a real export's do), and the
+// incidents appear only when asked for.
 import { describe, expect, it } from "vitest";
-import { generateAuditLog } from "../../bench/generate-audit-log.js";
+import { documentIds, generateAuditLog } from "../../bench/generate-audit-log.js";
 import { fromAuditLog } from "../../src/events/from-audit-log.js";
 
 const collect = (opts: Parameters<typeof generateAuditLog>[0]) => [...generateAuditLog(opts)];
@@ -31,6 +32,40 @@ describe("generateAuditLog", () => {
       expect(event?.id).toBe(`audit:${String(e.org).toLowerCase()}:${e._document_id as string}`);
     }
     expect(ids.size).toBe(5000);
+  });
+
+  it("gives _document_ids shaped like GitHub's: 22 base64url characters, in no order, the same for a seed", () => {
+    const ids = collect({ events: 4000, seed: 11 }).map((l) => (JSON.parse(l) as { _document_id: string })._document_id);
+    expect(new Set(ids).size).toBe(ids.length);
+    // 16 bytes in base64url: 21 characters of 6 bits, then one holding the last 2 bits.
+    for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_-]{21}[AQgw]$/);
+    // In file order the ids are not sorted (a counter, or a timestamp prefix, would be): about half of the
+    // neighbouring pairs go up.
+    const ascending = ids.slice(1).filter((id, i) => id > ids[i]!).length / (ids.length - 1);
+    expect(ascending).toBeGreaterThan(0.45);
+    expect(ascending).toBeLessThan(0.55);
+    // Neighbours share no long prefix, and every position uses the whole alphabet about evenly.
+    const shared = (a: string, b: string) => {
+      let n = 0;
+      while (n < a.length && a[n] === b[n]) n++;
+      return n;
+    };
+    expect(Math.max(...ids.slice(1).map((id, i) => shared(id, ids[i]!)))).toBeLessThan(4);
+    for (const position of [0, 10, 20]) {
+      const counts = new Map<string, number>();
+      for (const id of ids) counts.set(id[position]!, (counts.get(id[position]!) ?? 0) + 1);
+      expect(counts.size).toBe(64);
+      // 4,000 draws over 64 characters: 62.5 each on average.
+      expect(Math.max(...counts.values())).toBeLessThan(110);
+    }
+
+    const first = documentIds(11);
+    const again = documentIds(11);
+    const other = documentIds(12);
+    const a = Array.from({ length: 100 }, () => first());
+    expect(Array.from({ length: 100 }, () => again())).toEqual(a);
+    expect(a).toEqual(ids.slice(0, 100));
+    expect(Array.from({ length: 100 }, () => other())).not.toEqual(a);
   });
 
   it("gives bots most of the clone and fetch volume, and location to a realistic share", () => {

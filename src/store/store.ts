@@ -208,7 +208,7 @@ export class Store {
          VALUES (@id, @source, @action, @at, @org, @actor, @repo, @installationId, @body, @processed)
          ON CONFLICT (id) DO NOTHING`,
       ),
-      markSeen: p(`INSERT INTO seen_events (id, at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`),
+      markSeen: p(`INSERT INTO seen_events (at, id) VALUES (?, ?) ON CONFLICT (at, id) DO NOTHING`),
       pendingEvents: p(`SELECT body FROM events WHERE processed = 0 ORDER BY seq LIMIT ?`),
       markProcessed: p(`UPDATE events SET processed = 1 WHERE id = ?`),
       countEvents: p(`SELECT count(*) AS n FROM events`),
@@ -403,7 +403,7 @@ export class Store {
    * before (a second run over an overlapping export).
    */
   markSeen(id: string, at: number): boolean {
-    return this.s.markSeen!.run(id, at).changes === 1;
+    return this.s.markSeen!.run(at, id).changes === 1;
   }
 
   /** Events stored but not yet run through the detectors (left over by a crash, or queued). */

@@ -7,9 +7,13 @@ export const seenEvents: Migration = {
   version: 8,
   name: "seen-events",
   up: `
+    -- Keyed by time first: an export is read oldest first, so each insert lands at the end of the index
+    -- instead of at a random place (GitHub's document ids are random). The same entry always has the same
+    -- time, so (at, id) deduplicates exactly as id alone would.
     CREATE TABLE seen_events (
-      id TEXT PRIMARY KEY,
-      at INTEGER NOT NULL
+      at INTEGER NOT NULL,
+      id TEXT NOT NULL,
+      PRIMARY KEY (at, id)
     ) STRICT, WITHOUT ROWID;
   `,
 };

@@ -3,6 +3,7 @@
 // the other's in several seeded random orders (each org keeps its own order, as its audit log would).
 import nock from "nock";
 import { describe, expect, it } from "vitest";
+import { mulberry32 } from "../../bench/generate-audit-log.js";
 import { AlertDispatcher } from "../../src/alerts/dispatcher.js";
 import { Engine } from "../../src/engine/engine.js";
 import { scopeOf } from "../../src/engine/scope.js";
@@ -59,18 +60,6 @@ function orgEvents(org: OrgName): OrgEvent[] {
     }),
   );
   return out;
-}
-
-/** A deterministic PRNG (mulberry32): random orders that are the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Merges the lists at random, each keeping its own order. */
@@ -143,7 +132,7 @@ describe("org isolation", () => {
 
   for (const seed of [1, 2, 3, 4, 5, 6]) {
     it(`gives each org exactly its own findings when both orgs' events are interleaved (order ${seed})`, () => {
-      const store = run(interleave([acme, globex], rng(seed)));
+      const store = run(interleave([acme, globex], mulberry32(seed)));
       expect(findingsOf(store, "acme")).toEqual(alone.acme);
       expect(findingsOf(store, "globex")).toEqual(alone.globex);
       expect(store.listFindings().every((f) => f.scope === "org:acme" || f.scope === "org:globex")).toBe(true);
@@ -204,7 +193,7 @@ describe("org isolation", () => {
       sleep: async () => {},
     });
     // Filing after every event, as the app does, sends later evidence out as comments.
-    for (const event of interleave([acme, globex], rng(7))) {
+    for (const event of interleave([acme, globex], mulberry32(7))) {
       store.addEvent(event, true);
       engine.process(event, config);
       await dispatcher.flush();

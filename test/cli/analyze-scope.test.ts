@@ -4,10 +4,8 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { FindingOutput } from "../../src/cli/analyze.js";
-import { main } from "../../src/cli/main.js";
+import { runCli } from "../helpers/cli.js";
 
 const T0 = Date.UTC(2026, 9, 2, 10, 0, 0);
 const MINUTE = 60_000;
@@ -52,17 +50,7 @@ function file(name: string, businessOf: (org: string) => string | undefined): st
   return p;
 }
 
-async function analyze(args: string[]): Promise<{ code: number; stdout: string; findings: FindingOutput[] }> {
-  const out = new PassThrough();
-  let stdout = "";
-  out.on("data", (c: Buffer) => (stdout += c.toString()));
-  const code = await main(["analyze", ...args], { stdout: out, stderr: new PassThrough() });
-  const findings = stdout
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l) as FindingOutput);
-  return { code, stdout, findings };
-}
+const analyze = (args: string[]) => runCli(["analyze", ...args]);
 
 describe("analyze keeps orgs apart", () => {
   it("never adds up entries of unrelated orgs, in JSON or in the table", async () => {

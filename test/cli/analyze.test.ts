@@ -7,6 +7,7 @@ import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { analyzeFiles, type FindingOutput } from "../../src/cli/analyze.js";
 import { main, parseSince, renderTable } from "../../src/cli/main.js";
+import { runCli, type CliRun } from "../helpers/cli.js";
 
 const ROOT = path.join(import.meta.dirname, "../..");
 const FIXTURES = path.join(ROOT, "test/fixtures/audit-log");
@@ -20,28 +21,8 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-  findings: FindingOutput[];
-}
-
-/** Runs the CLI in-process with captured output (not a terminal) and an optional standard input. */
-async function cli(args: string[], stdin?: string | Buffer): Promise<Run> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = "";
-  let stderr = "";
-  out.on("data", (c: Buffer) => (stdout += c.toString()));
-  err.on("data", (c: Buffer) => (stderr += c.toString()));
-  const code = await main(args, { stdout: out, stderr: err, stdin: stdin === undefined ? undefined : Readable.from([Buffer.from(stdin)]) });
-  const findings = stdout
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l) as FindingOutput);
-  return { code, stdout, stderr, findings };
-}
+type Run = CliRun;
+const cli = runCli;
 
 const lines = () => fs.readFileSync(JSONL, "utf8").trimEnd().split("\n");
 

@@ -4,12 +4,12 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { showInvisible } from "../../src/text/inert.js";
 import type { FindingOutput } from "../../src/cli/analyze.js";
-import { jsonLine, main, renderTable } from "../../src/cli/main.js";
+import { jsonLine, renderTable } from "../../src/cli/main.js";
 import { ALL, escaped, name } from "../helpers/invisible.js";
+import { runCli } from "../helpers/cli.js";
 
 const HOSTILE = ALL.map((cp) => String.fromCodePoint(cp)).join("");
 const rawIn = (text: string) => ALL.filter((cp) => text.includes(String.fromCodePoint(cp))).map(name);
@@ -76,16 +76,7 @@ describe("exfil-monitor analyze with hostile names in the export", () => {
   });
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-  async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    const out = new PassThrough();
-    const err = new PassThrough();
-    let stdout = "";
-    let stderr = "";
-    out.on("data", (c: Buffer) => (stdout += c.toString()));
-    err.on("data", (c: Buffer) => (stderr += c.toString()));
-    const code = await main(args, { stdout: out, stderr: err });
-    return { code, stdout, stderr };
-  }
+  const cli = (args: string[]) => runCli(args);
 
   const repo = `acme/pay${HOSTILE}ments`;
   const actor = `mal${HOSTILE}lory`;

@@ -27,14 +27,20 @@ export const LAYERS = [
 const ROOT_FILES = new Set(["log", "index", "main"]);
 
 // Only the entry points and src/app import the framework; only the store (and its tests, and the benchmark's
-// raw floors) import the database driver.
+// raw floors) import the database driver or a backend.
 const PROBOT = {
   regex: "^(probot|@probot/.*)(/.*)?$",
   message: "Only src/index.ts, src/main.ts and src/app/ import probot: take an OctokitLike (src/github/octokit.ts) or a Logger.",
 };
 const DRIVER = {
   regex: "^better-sqlite3(/.*)?$",
-  message: "Only src/store/ imports the database driver: go through the Store.",
+  message: "Only src/store/ imports the database driver: go through the Storage interface (src/store/storage.ts).",
+};
+// A backend is one folder of src/store; the rest of the app opens storage with src/store/open.ts and sees only
+// the Storage interface, so a second backend changes nothing outside src/store.
+const BACKEND = {
+  regex: "^(\\./|(\\.\\./)+)store/(sqlite|postgres)/",
+  message: "Only src/store/ reaches a storage backend: open it with src/store/open.ts and use the Storage interface.",
 };
 
 function escapeRegex(s) {
@@ -79,6 +85,7 @@ const layering = [
         { regex: "^\\./", message: "This file of src/ is in no layer: add it to LAYERS in eslint.config.js." },
         PROBOT,
         DRIVER,
+        BACKEND,
       ]),
     },
   },
@@ -98,7 +105,7 @@ const layering = [
       "no-restricted-imports": restrict([
         ...layerPatterns(name),
         ...(name === "app" || name === "index" || name === "main" ? [] : [PROBOT]),
-        ...(name === "store" ? [] : [DRIVER]),
+        ...(name === "store" ? [] : [DRIVER, BACKEND]),
       ]),
     },
   })),

@@ -6,7 +6,8 @@ import type { ApplicationFunction, ApplicationFunctionOptions, Probot } from "pr
 import type { OctokitLike } from "./github/octokit.js";
 import { readEnv, type AppEnv } from "./config/env.js";
 import { AuditLogPoller } from "./github/audit-log.js";
-import { Store } from "./store/store.js";
+import { openStorage } from "./store/open.js";
+import type { Storage } from "./store/storage.js";
 import { healthHandler } from "./app/health.js";
 import { Jobs, type OrgInstallation } from "./app/jobs.js";
 import { Runtime } from "./app/runtime.js";
@@ -14,7 +15,7 @@ import { webhookRoute } from "./app/webhook-route.js";
 
 export interface AppOptions {
   /** Defaults to the database at DATABASE_PATH. */
-  store?: Store;
+  storage?: Storage;
   env?: AppEnv;
   /** Periodic jobs (alert retries, audit-log polling, sweeps). Off in tests that drive the runtime. */
   jobs?: boolean;
@@ -28,10 +29,11 @@ export interface AppOptions {
 export function createApp(options: AppOptions = {}): ApplicationFunction {
   return (app: Probot, appOptions: ApplicationFunctionOptions) => {
     const env = options.env ?? readEnv();
-    const store = options.store ?? Store.open(env.databasePath);
+    // SQLite's WAL checkpoints run in a worker thread, never on the event loop that answers webhooks.
+    const storage = options.storage ?? openStorage(env.databasePath, { checkpoints: "background" });
     const octokitFor = async (installationId: number) => (await app.auth(installationId)) as unknown as OctokitLike;
     const runtime = new Runtime({
-      store,
+      storage,
       log: app.log,
       octokitFor,
       configCacheMs: env.configCacheSeconds * 1000,
@@ -68,7 +70,7 @@ export function createApp(options: AppOptions = {}): ApplicationFunction {
         alertFlushMs: env.alertFlushSeconds * 1000,
         poller: env.auditLogPolling
           ? new AuditLogPoller({
-              store,
+              storage,
               log: app.log,
               // The poller has stored the new events already (that is how it deduplicates): process them.
               onEvents: () => runtime.kick(),

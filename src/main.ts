@@ -4,6 +4,7 @@
 import fs from "node:fs";
 import { run } from "probot";
 import { readEnv, type AppEnv } from "./config/env.js";
+import type { Runtime } from "./app/runtime.js";
 import { startServer } from "./app/server.js";
 import { createApp } from "./index.js";
 
@@ -12,8 +13,13 @@ if (fs.existsSync(".env")) process.loadEnvFile(".env");
 
 try {
   const env = readEnv();
-  if (registered(env)) await startServer(createApp({ env }), env);
-  else await run(createApp({ env }));
+  if (registered(env)) {
+    let runtime: Runtime | undefined;
+    // On shutdown the deliveries already taken in are committed, then the database is closed.
+    await startServer(createApp({ env, onRuntime: (r) => (runtime = r) }), env, { onStop: async () => runtime?.close() });
+  } else {
+    await run(createApp({ env }));
+  }
 } catch (err) {
   console.error(err instanceof Error ? err.message : err);
   process.exit(1);

@@ -1,15 +1,15 @@
 // Files each finding as ONE issue in the org's private alerts repository and adds new evidence as comments.
-// Nothing is lost: a finding stays pending in the store until GitHub has confirmed its issue or comment, so
+// Nothing is lost: a finding stays pending in the storage until GitHub has confirmed its issue or comment, so
 // an outage, a missing repository or a rate limit only delays it to a later flush. A crash between "GitHub
-// created the issue" and "the store recorded it" is recovered by finding the issue's hidden marker instead
+// created the issue" and "the storage recorded it" is recovered by finding the issue's hidden marker instead
 // of filing a duplicate. The same path files notices (config errors and changes, operational problems), once
-// each, in dry-run mode too.
+// each, in dry-run mode too. Filing never changes a finding's severity: the engine and the actor check
+// (pipeline/actors.ts) settle it, and the dispatcher files what they recorded.
 import type { Config } from "../config/schema.js";
 import { detectorById } from "../detectors/index.js";
-import { SEVERITIES, atLeast, raiseSeverity } from "../domain/severity.js";
-import { accountCreatedAt } from "../github/accounts.js";
+import { SEVERITIES, atLeast } from "../domain/severity.js";
 import { httpFailure, isRateLimited, type HttpFailure } from "../github/limiter.js";
-import type { FindingRow, Store } from "../store/store.js";
+import type { FindingRow, Notice as StoredNotice, Storage } from "../store/storage.js";
 import type { OctokitLike } from "../github/octokit.js";
 import type { Logger } from "../log.js";
 import { inert, inertTitle, showInvisible } from "../text/inert.js";
@@ -43,7 +43,7 @@ export interface Notice {
 }
 
 export interface AlertDispatcherOptions {
-  store: Store;
+  storage: Storage;
   log: AlertLogger;
   now?: () => number;
   octokitFor: (installationId: number) => Promise<OctokitLike>;
@@ -56,14 +56,12 @@ export interface AlertDispatcherOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-export const YOUNG_ACCOUNT_DAYS = 30;
-const DAY = 24 * 60 * 60 * 1000;
 /** Look for an interrupted filing's issue from a little before the attempt started (clock skew). */
 const ADOPT_WINDOW_MS = 10 * 60 * 1000;
 const ADOPT_MAX_PAGES = 5;
 
-type QueueItem = ReturnType<Store["alertQueue"]>[number];
-type PendingNotice = ReturnType<Store["pendingNotices"]>[number];
+type QueueItem = Awaited<ReturnType<Storage["findings"]["alertQueue"]>>[number];
+type PendingNotice = StoredNotice;
 
 /** A failure that makes every further write to this org fail too: stop the org's run, keep the rest pending. */
 class OrgStopped extends Error {}
@@ -102,7 +100,7 @@ async function send(
 }
 
 export class AlertDispatcher {
-  private readonly store: Store;
+  private readonly storage: Storage;
   private readonly log: AlertLogger;
   private readonly now: () => number;
   private readonly octokitFor: AlertDispatcherOptions["octokitFor"];
@@ -121,7 +119,7 @@ export class AlertDispatcher {
   private readonly orgProblems = new Map<string, string>();
 
   constructor(opts: AlertDispatcherOptions) {
-    this.store = opts.store;
+    this.storage = opts.storage;
     this.log = opts.log;
     this.now = opts.now ?? Date.now;
     this.octokitFor = opts.octokitFor;
@@ -183,14 +181,17 @@ export class AlertDispatcher {
   }
 
   /**
-   * Files a notice once per (org, key). It is stored first, so one that cannot be filed now (no alerts
-   * repository yet, GitHub down) is retried by later flushes. Never throws.
+   * Files a notice once per (org, key). The notice is stored before the first await, so a caller that does
+   * not await this can count on it: the config service saves a new version as the last good one right after,
+   * and with the SQLite storage a repository call outside a unit of work takes effect when it is made (while
+   * one is open, it waits behind it in call order, still ahead of that save). One that cannot be filed now
+   * (no alerts repository yet, GitHub down) is retried by later flushes. Never throws.
    */
   async reportNotice(notice: Notice): Promise<void> {
     try {
-      if (this.store.configReport(notice.org, notice.key)?.issueNumber != null) return;
       const rendered = renderNotice(notice);
-      this.store.saveNotice(
+      // Saving leaves a notice already filed for this org and key alone, so it needs no check before it.
+      await this.storage.notices.save(
         {
           org: notice.org,
           key: notice.key,
@@ -201,6 +202,7 @@ export class AlertDispatcher {
         },
         this.now(),
       );
+      if ((await this.storage.notices.configReport(notice.org, notice.key))?.issueNumber != null) return;
       if (this.busy) {
         // Called from inside a run (configFor reporting a config error while the run waits for it):
         // waiting for the lock would deadlock. The notice is stored; the run scheduled here files it.
@@ -209,7 +211,7 @@ export class AlertDispatcher {
       }
       await this.exclusive(async () => {
         this.wroteInRun = false;
-        const notices = this.store.pendingNotices().filter((n) => n.org === notice.org);
+        const notices = (await this.storage.notices.pending()).filter((n) => n.org === notice.org);
         const result: FlushResult = { filed: 0, commented: 0, pending: 0, dryRun: 0 };
         await this.runOrg(notice.org, notice.installationId, [], notices, result, new Map());
       });
@@ -231,17 +233,17 @@ export class AlertDispatcher {
         if (!g) groups.set(k, (g = { org, installationId, items: [], notices: [] }));
         return g;
       };
-      for (const item of this.store.alertQueue()) {
+      for (const item of await this.storage.findings.alertQueue()) {
         // The query leaves out findings without org or installation (offline ones); checked again for types.
         if (item.finding.org === null || item.finding.installationId === null) continue;
         group(item.finding.org, item.finding.installationId).items.push(item);
       }
-      for (const n of this.store.pendingNotices()) group(n.org, n.installationId).notices.push(n);
+      for (const n of await this.storage.notices.pending()) group(n.org, n.installationId).notices.push(n);
       for (const g of groups.values()) {
         try {
           await this.runOrg(g.org, g.installationId, g.items, g.notices, result, configs);
         } catch (err) {
-          // Unexpected (a store error, a bug): the org's work stays pending, the other orgs still run.
+          // Unexpected (a storage error, a bug): the org's work stays pending, the other orgs still run.
           this.log.error({ err, org: g.org }, "alert filing failed for this org; its findings stay pending");
         }
       }
@@ -267,13 +269,16 @@ export class AlertDispatcher {
     return p;
   }
 
-  /** Findings held below `alerts.min_severity` go back in the queue when the threshold was lowered. */
+  /**
+   * Findings held below `alerts.min_severity` go back in the queue once their severity reaches it: the
+   * threshold was lowered, or the actor check raised them.
+   */
   private async releaseHeld(memo: Map<string, Promise<Config | null>>): Promise<void> {
-    for (const { org, installationId } of this.store.heldOrgs()) {
+    for (const { org, installationId } of await this.storage.findings.heldOrgs()) {
       const config = await this.config(org, installationId, memo);
       if (!config) continue;
       const min = config.alerts.min_severity;
-      const released = this.store.releaseHeld(org, SEVERITIES.filter((s) => atLeast(s, min)));
+      const released = await this.storage.findings.releaseHeld(org, SEVERITIES.filter((s) => atLeast(s, min)));
       if (released > 0) this.log.info({ org, released, minSeverity: min }, "findings now at or above alerts.min_severity will be filed");
     }
   }
@@ -295,10 +300,10 @@ export class AlertDispatcher {
     const work: QueueItem[] = [];
     for (const item of items) {
       const f = item.finding;
-      // Only a finding without an issue is held back: once filed, its issue keeps getting its evidence.
-      const below = f.issueNumber === null && !atLeast(f.severity, min);
-      if (below && !(this.mayRaise(f) && atLeast(raiseSeverity(f.severity), min))) {
-        this.store.holdFinding(f.id, item.maxSeq);
+      // Only a finding without an issue is held back: once filed, its issue keeps getting its evidence. A
+      // finding raised later (the actor check) is released by the next run's releaseHeld.
+      if (f.issueNumber === null && !atLeast(f.severity, min)) {
+        await this.storage.findings.hold(f.id, item.maxSeq);
         this.log.debug({ org, finding: f.fingerprint, severity: f.severity, minSeverity: min }, "below alerts.min_severity; not filed");
         continue;
       }
@@ -308,7 +313,7 @@ export class AlertDispatcher {
       // Dry-run silences findings, never the app's own notices (config changes and errors, audit log not
       // available, polling gaps): those say how well the org is watched, and dry-run is one of the things
       // they must be able to report.
-      this.dryRun(org, config, work, result);
+      await this.dryRun(org, config, work, result);
       work.length = 0;
     }
     if (work.length === 0 && notices.length === 0) return;
@@ -349,7 +354,7 @@ export class AlertDispatcher {
         } catch (err) {
           const f = httpFailure(err);
           const message = failureMessage(f, target);
-          this.store.markFilingError(item.finding.id, message);
+          await this.storage.findings.markFilingError(item.finding.id, message);
           result.pending += 1;
           if (stopsOrg(f)) throw new OrgStopped(message, { cause: err });
           this.log.error({ err, org, finding: item.finding.fingerprint }, `${message}; the finding stays pending and is retried on the next flush`);
@@ -361,7 +366,7 @@ export class AlertDispatcher {
         } catch (err) {
           const f = httpFailure(err);
           const message = failureMessage(f, target);
-          this.store.markNoticeError(n.org, n.key, message);
+          await this.storage.notices.markError(n.org, n.key, message);
           if (stopsOrg(f)) throw new OrgStopped(message, { cause: err });
           this.log.error({ err, org, key: n.key }, `${message}; the notice is kept and retried on the next flush`);
         }
@@ -374,11 +379,6 @@ export class AlertDispatcher {
     }
   }
 
-  /** Whether a young-account check could still raise this finding before its first filing. */
-  private mayRaise(f: FindingRow): boolean {
-    return f.issueNumber === null && f.actor !== null && f.raisedReason === null && !f.actorChecked;
-  }
-
   /**
    * Files notices in a repository other than the `alerts.repo` in force (the one a config change replaced),
    * once it is checked to be private. A repository that does not exist (any more) has nobody reading it: its
@@ -387,7 +387,7 @@ export class AlertDispatcher {
   private async fileNoticesIn(octokit: OctokitLike, org: string, repo: string, notices: PendingNotice[]): Promise<void> {
     const state = await this.alertsRepoUsable(octokit, org, repo, notices.length);
     if (state === "missing") {
-      for (const n of notices) this.store.dropNotice(n.org, n.key);
+      for (const n of notices) await this.storage.notices.drop(n.org, n.key);
       this.log.warn({ org, repo: `${org}/${repo}`, keys: notices.map((n) => n.key) }, "notice for a former alerts repository dropped: that repository does not exist");
     }
     if (state !== "usable") return;
@@ -396,35 +396,32 @@ export class AlertDispatcher {
         await this.fileNotice(octokit, org, repo, n);
       } catch (err) {
         const message = failureMessage(httpFailure(err), `${org}/${repo}`);
-        this.store.markNoticeError(n.org, n.key, message);
+        await this.storage.notices.markError(n.org, n.key, message);
         this.log.error({ err, org, key: n.key }, `${message}; the notice is kept and retried on the next flush`);
       }
     }
   }
 
-  private dryRun(org: string, config: Config, work: QueueItem[], result: FlushResult): void {
+  private async dryRun(org: string, config: Config, work: QueueItem[], result: FlushResult): Promise<void> {
     const target = `${org}/${config.alerts.repo}`;
     for (const item of work) {
       if (item.dryRunSeq >= item.maxSeq) continue;
       const f = item.finding;
       const detector = detectorById(f.detector);
       if (f.issueNumber === null && item.dryRunSeq === 0) {
-        const { title, labels } = renderIssue({ finding: f, evidence: this.store.evidence(f.id), detector, config });
-        const belowMin = !atLeast(f.severity, config.alerts.min_severity);
+        const { title, labels } = renderIssue({ finding: f, evidence: await this.storage.findings.evidence(f.id), detector, config });
         this.log.info(
-          { org, finding: f.fingerprint, repo: target, title, labels, ...(belowMin ? { onlyIfYoungAccount: true } : {}) },
-          belowMin
-            ? "dry-run: would file this issue if the actor's account is younger than 30 days (mode: dry-run in .github/exfil-monitor.yml)"
-            : "dry-run: would file this issue (mode: dry-run in .github/exfil-monitor.yml)",
+          { org, finding: f.fingerprint, repo: target, title, labels },
+          "dry-run: would file this issue (mode: dry-run in .github/exfil-monitor.yml)",
         );
       } else {
-        const newRows = this.store.evidence(f.id, Math.max(item.dryRunSeq, f.filedSeq)).length;
+        const newRows = (await this.storage.findings.evidence(f.id, Math.max(item.dryRunSeq, f.filedSeq))).length;
         this.log.info(
           { org, finding: f.fingerprint, repo: target, issue: f.issueNumber, newEvidence: newRows, severity: f.severity },
           "dry-run: would comment with new evidence (mode: dry-run in .github/exfil-monitor.yml)",
         );
       }
-      this.store.markDryRunLogged(f.id, item.maxSeq);
+      await this.storage.findings.markDryRunLogged(f.id, item.maxSeq);
       result.dryRun += 1;
     }
   }
@@ -489,14 +486,14 @@ export class AlertDispatcher {
     repo: string,
     item: QueueItem,
     config: Config,
-  ): Promise<"filed" | "commented" | "held" | "nothing"> {
-    let f = item.finding;
+  ): Promise<"filed" | "commented" | "nothing"> {
+    const f = item.finding;
     const target = `${org}/${repo}`;
     const detector = detectorById(f.detector);
     const sameRepo = f.issueNumber !== null && f.issueRepo !== null && f.issueRepo.toLowerCase() === target.toLowerCase();
     let lost: string | null = null;
     if (f.issueNumber !== null && sameRepo) {
-      const rows = this.store.evidence(f.id, f.filedSeq);
+      const rows = await this.storage.findings.evidence(f.id, f.filedSeq);
       if (rows.length === 0) return "nothing";
       const seq = rows.reduce((m, r) => Math.max(m, r.seq), 0);
       try {
@@ -508,7 +505,7 @@ export class AlertDispatcher {
             body: renderComment({ finding: f, evidence: rows, detector }),
           }),
         );
-        this.store.markCommented(f.id, seq);
+        await this.storage.findings.markCommented(f.id, seq);
         this.log.info({ org, finding: f.fingerprint, issue: `${target}#${f.issueNumber}`, rows: rows.length }, "new evidence added to the alert issue");
         return "commented";
       } catch (err) {
@@ -530,24 +527,16 @@ export class AlertDispatcher {
       lost = `${f.issueRepo ?? "?"}#${f.issueNumber}`;
     }
 
-    if (lost === null && this.mayRaise(f)) {
-      f = await this.checkActor(octokit, f);
-      if (!atLeast(f.severity, config.alerts.min_severity)) {
-        this.store.holdFinding(f.id, item.maxSeq);
-        return "held";
-      }
-    }
-
     if (f.filingStartedAt !== null) {
       const found = await this.findInterrupted(octokit, org, repo, f);
       if (found) {
-        this.store.markFiled(f.id, target, found.number, found.seq);
+        await this.storage.findings.markFiled(f.id, target, found.number, found.seq);
         this.log.info({ org, finding: f.fingerprint, issue: `${target}#${found.number}` }, "found the issue of an interrupted filing; not filing it twice");
         return "filed";
       }
     }
 
-    const evidence = this.store.evidence(f.id);
+    const evidence = await this.storage.findings.evidence(f.id);
     const seq = evidence.reduce((m, r) => Math.max(m, r.seq), 0);
     const rendered = renderIssue({ finding: f, evidence, detector, config });
     const body =
@@ -555,36 +544,15 @@ export class AlertDispatcher {
         ? rendered.body
         : `${rendered.body}\n\n_This finding was filed before as ${inert(lost)}, which exfil-monitor can no longer comment on (the issue is gone or locked, or \`alerts.repo\` changed); this issue carries all of its evidence._`;
     // Keep the first attempt's time: the search for an interrupted filing must cover every attempt.
-    if (f.filingStartedAt === null) this.store.markFilingStarted(f.id, this.now());
+    if (f.filingStartedAt === null) await this.storage.findings.markFilingStarted(f.id, this.now());
     const res = await this.paced(() =>
       send(octokit, "POST /repos/{owner}/{repo}/issues", { owner: org, repo, title: rendered.title, body, labels: rendered.labels }),
     );
     const number = (res.data as { number?: unknown } | null)?.number;
     if (typeof number !== "number") throw new Error(`GitHub created an issue in ${target} but its answer had no issue number`);
-    this.store.markFiled(f.id, target, number, seq);
+    await this.storage.findings.markFiled(f.id, target, number, seq);
     this.log.info({ org, finding: f.fingerprint, issue: `${target}#${number}`, severity: f.severity }, "alert filed");
     return "filed";
-  }
-
-  /** Raises a finding one step when the actor's GitHub account was younger than 30 days at first sight. */
-  private async checkActor(octokit: OctokitLike, f: FindingRow): Promise<FindingRow> {
-    if (f.actor === null) return f;
-    // A lookup failure answers null and does not block filing; the check is then simply not done.
-    const createdAt = await accountCreatedAt(f.actor, { octokit, store: this.store, now: this.now() });
-    if (createdAt === null) return f;
-    const age = f.firstSeen - createdAt;
-    if (age >= 0 && age < YOUNG_ACCOUNT_DAYS * DAY) {
-      const days = Math.floor(age / DAY);
-      const date = new Date(createdAt).toISOString().slice(0, 10);
-      this.store.raiseFinding(
-        f.id,
-        raiseSeverity(f.severity),
-        `${f.actor}'s GitHub account was created on ${date}, ${days} ${days === 1 ? "day" : "days"} before`,
-      );
-    } else {
-      this.store.markActorChecked(f.id);
-    }
-    return this.store.getFindingById(f.id) ?? f;
   }
 
   /** The issue an earlier, interrupted attempt may have created: same marker, filed by an app. */
@@ -627,7 +595,7 @@ export class AlertDispatcher {
   }
 
   private async fileNotice(octokit: OctokitLike, org: string, repo: string, n: PendingNotice): Promise<void> {
-    if (this.store.configReport(n.org, n.key)?.issueNumber != null) return;
+    if ((await this.storage.notices.configReport(n.org, n.key))?.issueNumber != null) return;
     // Stored rendered; escaped again (a no-op on text rendered by this version) for rows an older one stored.
     const title = inertTitle(n.title);
     const body = showInvisible(n.body, { keepLines: true });
@@ -636,7 +604,7 @@ export class AlertDispatcher {
     );
     const number = (res.data as { number?: unknown } | null)?.number;
     if (typeof number !== "number") throw new Error(`GitHub created a notice issue in ${org}/${repo} but its answer had no issue number`);
-    this.store.saveConfigReport(n.org, n.key, number, this.now());
+    await this.storage.notices.saveConfigReport(n.org, n.key, number, this.now());
     this.log.info({ org, key: n.key, issue: `${org}/${repo}#${number}` }, "notice filed");
   }
 }

@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import type { Config } from "../config/schema.js";
 import type { Detector } from "../detectors/types.js";
-import type { EvidenceRow, FindingRow } from "../store/store.js";
+import type { EvidenceRow, FindingRow } from "../store/storage.js";
 import { inert, inertTitle, showInvisible, truncate } from "../text/inert.js";
 
 /** Rows shown in one evidence table; the database keeps all of them. */

@@ -5,10 +5,10 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Runtime } from "./runtime.js";
 
 export function healthHandler(runtime: Runtime) {
-  return (req: IncomingMessage, res: ServerResponse): boolean => {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     const path = (req.url ?? "").split("?")[0];
     if (path !== "/health" || (req.method !== "GET" && req.method !== "HEAD")) return false;
-    const report = runtime.health();
+    const report = await runtime.health();
     res.writeHead(report.status === "ok" ? 200 : 503, { "content-type": "application/json" });
     res.end(req.method === "HEAD" ? undefined : JSON.stringify(report));
     return true;

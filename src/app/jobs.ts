@@ -45,10 +45,15 @@ export class Jobs {
     this.every("alerts", this.deps.alertFlushMs, async () => {
       // Events left unjudged by a failed drain are retried here too, not only when the next event arrives.
       runtime.kick();
-      await runtime.alerts.flush();
+      await runtime.flushAlerts();
     });
     this.every("orgs", MINUTE, () => this.tickOrgs());
-    this.every("history", HOUR, () => runtime.pruneHistory().then(() => undefined));
+    this.every("history", HOUR, async () => {
+      await runtime.pruneHistory();
+      // The backend's own housekeeping, here rather than on the webhook path (SQLite: a WAL checkpoint, when
+      // no background worker does it).
+      await runtime.storage.maintain();
+    });
   }
 
   stop(): void {
@@ -109,9 +114,9 @@ export class Jobs {
     }
     if ((this.lastSweep.get(org) ?? 0) + SWEEP_EVERY <= now) {
       this.lastSweep.set(org, now);
-      const deps = { octokit, store: runtime.store, org, installationId, now };
+      const deps = { octokit, storage: runtime.storage, org, installationId, now };
       const events = [...(await sweepInventory(deps)), ...(await sweepOrgSettings(deps))];
-      if (events.length > 0) runtime.acceptEvents(events);
+      if (events.length > 0) await runtime.acceptEvents(events);
     }
   }
 }

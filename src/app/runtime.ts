@@ -12,13 +12,14 @@ import { Engine } from "../engine/engine.js";
 import { fromWebhook } from "../events/from-webhook.js";
 import type { OrgEvent } from "../events/types.js";
 import { enrichEvent } from "../github/enrich.js";
+import { checkActors } from "../pipeline/actors.js";
 import { judgeBatch, type JudgeItem } from "../pipeline/judge.js";
-import type { Store } from "../store/store.js";
+import type { Storage } from "../store/storage.js";
 
 export type { Logger };
 
 export interface RuntimeOptions {
-  store: Store;
+  storage: Storage;
   log: Logger;
   /** An Octokit authenticated as the installation. */
   octokitFor: (installationId: number) => Promise<OctokitLike>;
@@ -55,7 +56,7 @@ export interface RawBody {
   text: string;
 }
 
-/** A delivery waiting for the intake transaction. */
+/** A delivery waiting for its intake unit of work. */
 interface Intake {
   name: string;
   id: string;
@@ -67,14 +68,14 @@ interface Intake {
   fail: (err: unknown) => void;
 }
 
-/** What the intake transaction found for one delivery: new, a redelivery, or a known id with another body. */
+/** What the intake unit of work found for one delivery: new, a redelivery, or a known id with another body. */
 type IntakeOutcome = { kind: "fresh" } | { kind: "redelivery" } | { kind: "conflict"; firstSha256: string };
 
 /** A drain starts this long after the first kick, so events arriving together are judged in one batch. */
 const DRAIN_DELAY_MS = 5;
 
 export class Runtime {
-  readonly store: Store;
+  readonly storage: Storage;
   readonly engine: Engine;
   readonly alerts: AlertDispatcher;
   readonly configs: ConfigService;
@@ -82,16 +83,30 @@ export class Runtime {
   private readonly now: () => number;
   private readonly octokitFor: RuntimeOptions["octokitFor"];
   private intake: Intake[] = [];
+  /**
+   * Intake groups and `acceptEvents`, one after the other: the queue takes events in the order they came, and
+   * `idle()` and `close()` have one thing to wait for.
+   */
+  private writes: Promise<unknown> = Promise.resolve();
   private draining: Promise<void> | null = null;
   /**
    * True while no stored event waits to be judged: only then may intake judge a delivery's events itself,
    * since an org's events are judged in the order they came. False at start (a crash may have left some).
    */
   private queueIdle = false;
+  /**
+   * Writes that queue events: how many are under way, and how many have started or ended so far. A drain that
+   * finds the queue empty only trusts that answer when no such write overlapped its query, which may not have
+   * seen it.
+   */
+  private queueWriters = 0;
+  private queueWrites = 0;
   private drainAgain = false;
   private evidenceAdded = false;
   private flushedOnce = false;
+  private actorChecks: Promise<unknown> = Promise.resolve();
   private lastStateExpiry = 0;
+  private closed = false;
   /**
    * For /health: deliveries accepted since start, redeliveries ignored, known delivery ids that came with a
    * different body (kept as evidence), and webhook requests refused before they reached the runtime.
@@ -99,13 +114,13 @@ export class Runtime {
   readonly counters = { deliveries: 0, duplicates: 0, conflicts: 0, refused: 0, events: 0, processingErrors: 0 };
 
   constructor(opts: RuntimeOptions) {
-    this.store = opts.store;
+    this.storage = opts.storage;
     this.log = opts.log;
     this.now = opts.now ?? Date.now;
     this.octokitFor = opts.octokitFor;
-    this.engine = new Engine({ store: this.store, log: this.log, now: this.now });
+    this.engine = new Engine({ log: this.log, now: this.now });
     this.alerts = new AlertDispatcher({
-      store: this.store,
+      storage: this.storage,
       log: this.log,
       now: this.now,
       octokitFor: this.octokitFor,
@@ -113,7 +128,7 @@ export class Runtime {
       ...(opts.alertWriteSpacingMs !== undefined ? { writeSpacingMs: opts.alertWriteSpacingMs } : {}),
     });
     this.configs = new ConfigService({
-      store: this.store,
+      storage: this.storage,
       log: this.log,
       now: this.now,
       ...(opts.configCacheMs !== undefined ? { ttlMs: opts.configCacheMs } : {}),
@@ -128,8 +143,9 @@ export class Runtime {
 
   /**
    * The webhook path: remember the delivery, normalize, store, and resolve once it is committed. Deliveries
-   * arriving in the same turn of the event loop share one transaction (group commit): the answer still goes
-   * out only after the delivery is durable, and everything slow happens in `drain()` after the 2xx.
+   * arriving while the previous group is written (or in the same turn of the event loop) share one unit of
+   * work (group commit): the answer still goes out only after the delivery is durable, and everything slow
+   * happens in `drain()` after the 2xx.
    * Resolves false for a delivery id seen before (GitHub redelivery): nothing changes, unless `raw` shows a
    * different body than the first time, which is logged and kept as evidence (still not processed).
    */
@@ -150,19 +166,30 @@ export class Runtime {
       entry.fail = reject;
     });
     this.intake.push(entry);
-    if (this.intake.length === 1) setImmediate(() => this.commitIntake());
+    if (this.intake.length === 1) void this.serial(() => new Promise((resolve) => setImmediate(resolve)).then(() => this.commitIntake()));
     return result;
   }
 
-  private commitIntake(): void {
+  /** Runs `fn` after the writes queued before it. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.writes.then(fn);
+    this.writes = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Writes one intake group in one unit of work; never rejects (each delivery hears of its own outcome). */
+  private async commitIntake(): Promise<void> {
     const batch = this.intake;
     this.intake = [];
-    let outcomes: IntakeOutcome[];
     const judgeNow: JudgeItem[] = [];
     let evidence = false;
+    let queueing = false;
+    let outcomes: IntakeOutcome[];
     try {
-      outcomes = this.store.transaction(() => {
-        const out = batch.map((d): IntakeOutcome => {
+      outcomes = await this.storage.unitOfWork(async (tx) => {
+        const out: IntakeOutcome[] = [];
+        const queued: OrgEvent[] = [];
+        for (const d of batch) {
           const delivery = {
             id: d.id,
             name: d.name,
@@ -171,7 +198,7 @@ export class Runtime {
             receivedAt: d.receivedAt,
             bodySha256: d.raw?.sha256 ?? null,
           };
-          if (this.store.recordDelivery(delivery)) {
+          if (await tx.deliveries.record(delivery)) {
             // A push to the org's `.github` repository goes through the queue: the drain then reads the new
             // config (and reports what it changes) before judging anything with it.
             const configPush = d.name === "push" && readRepoName(d.payload) === ".github";
@@ -182,17 +209,23 @@ export class Runtime {
               if (config) {
                 judgeNow.push({ event: e, config });
               } else {
-                this.store.addEvent(e);
+                if (!queueing) this.startQueueWrite();
+                queueing = true;
+                queued.push(e);
                 this.queueIdle = false;
               }
             }
-            return { kind: "fresh" };
+            out.push({ kind: "fresh" });
+            continue;
           }
           // Known id. Only an id whose first body was recorded can be compared (not one stored before
           // migration 0006, nor one handed over without its raw body).
-          const firstSha256 = d.raw ? this.store.deliveryBodySha256(d.id) : null;
-          if (!d.raw || !firstSha256 || firstSha256 === d.raw.sha256) return { kind: "redelivery" };
-          this.store.recordDeliveryConflict({
+          const firstSha256 = d.raw ? await tx.deliveries.bodySha256(d.id) : null;
+          if (!d.raw || !firstSha256 || firstSha256 === d.raw.sha256) {
+            out.push({ kind: "redelivery" });
+            continue;
+          }
+          await tx.deliveries.recordConflict({
             deliveryId: d.id,
             name: d.name,
             action: delivery.action,
@@ -203,15 +236,22 @@ export class Runtime {
             body: d.raw.text,
             receivedAt: d.receivedAt,
           });
-          return { kind: "conflict", firstSha256 };
-        });
-        if (judgeNow.length > 0) evidence = this.judge(judgeNow, "stored").recorded.some((r) => r.added);
+          out.push({ kind: "conflict", firstSha256 });
+        }
+        // The group's queued events in one call, in arrival order. Those judged now were all ahead of them
+        // (once one event is queued, the rest of the group is too) and are stored judged by judgeBatch.
+        if (queued.length > 0) await tx.events.add(queued);
+        if (judgeNow.length > 0) evidence = (await this.judge(judgeNow, "stored", tx)).recorded.some((r) => r.added);
         return out;
       });
     } catch (err) {
+      // Judged in memory, never stored: the engine must not keep the state those events changed.
+      if (judgeNow.length > 0) this.engine.forget();
       // Not stored: answer 5xx so the delivery shows as failed in GitHub and can be redelivered.
       for (const d of batch) d.fail(err);
       return;
+    } finally {
+      if (queueing) this.endQueueWrite();
     }
     batch.forEach((d, i) => {
       const outcome = outcomes[i] ?? { kind: "redelivery" };
@@ -239,25 +279,44 @@ export class Runtime {
     if (!this.queueIdle || evidence) this.kick();
   }
 
-  /** Adds events from the audit log or a sweep; already-known ids are dropped. */
-  acceptEvents(events: OrgEvent[]): number {
-    const added = this.store.transaction(() => events.filter((e) => this.store.addEvent(e)).length);
-    if (added > 0) {
+  private startQueueWrite(): void {
+    this.queueWriters += 1;
+    this.queueWrites += 1;
+  }
+
+  private endQueueWrite(): void {
+    this.queueWriters -= 1;
+    this.queueWrites += 1;
+  }
+
+  /** Adds events from the audit log or a sweep; already-known ids are dropped. Resolves how many were new. */
+  acceptEvents(events: OrgEvent[]): Promise<number> {
+    return this.serial(async () => {
+      // Not idle from before the write: a delivery taken in meanwhile must queue behind these events.
       this.queueIdle = false;
-      this.kick();
-    }
-    return added;
+      this.startQueueWrite();
+      let added: number;
+      try {
+        added = (await this.storage.events.add(events)).filter(Boolean).length;
+      } finally {
+        this.endQueueWrite();
+      }
+      // With nothing new, the next delivery's intake kicks the drain that makes the queue idle again.
+      if (added > 0) this.kick();
+      return added;
+    });
   }
 
   /** Starts processing in the background; several kicks while running collapse into one more pass. */
   kick(): void {
+    if (this.closed) return;
     if (this.draining) {
       this.drainAgain = true;
       return;
     }
     this.draining = this.drainLoop()
       .catch((err: unknown) => {
-        // A store failure (disk full, database locked past the busy timeout) must not become an unhandled
+        // A storage failure (disk full, database locked past the busy timeout) must not become an unhandled
         // rejection, which would end the process. The events stay unprocessed and the next kick retries them.
         this.counters.processingErrors += 1;
         this.log.error({ err }, "processing stored events failed; they stay pending and are retried on the next event or poll");
@@ -267,13 +326,32 @@ export class Runtime {
       });
   }
 
-  /** Resolves when every stored event has been processed and alerts have been flushed once. */
+  /** Resolves when every delivery taken in is committed, every stored event processed and alerts flushed once. */
   async idle(): Promise<void> {
-    while (this.intake.length > 0) await new Promise((resolve) => setImmediate(resolve));
-    do {
-      while (this.draining) await this.draining;
+    for (;;) {
+      const writes = this.writes;
+      await writes;
+      if (writes !== this.writes) continue;
+      if (this.draining) {
+        await this.draining;
+        continue;
+      }
       await this.alerts.idle();
-    } while (this.draining);
+      if (!this.draining && writes === this.writes) return;
+    }
+  }
+
+  /**
+   * Shutdown: deliveries already taken in are committed (and answered) first, then the storage is closed
+   * (after the unit of work under way, if any). No drain starts after this.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (let writes = this.writes; ; writes = this.writes) {
+      await writes;
+      if (writes === this.writes) break;
+    }
+    await this.storage.close();
   }
 
   private async drainLoop(): Promise<void> {
@@ -286,21 +364,46 @@ export class Runtime {
       if (this.evidenceAdded || !this.flushedOnce) {
         this.evidenceAdded = false;
         this.flushedOnce = true;
-        await this.alerts.flush();
+        await this.flushAlerts();
       }
     } while (this.drainAgain);
+  }
+
+  /**
+   * Raises the new findings whose actor's GitHub account turns out young, then files what is pending. The drain
+   * and the periodic job both come through here, so an account lookup that failed is tried again before the
+   * next filing, as filing itself used to.
+   */
+  async flushAlerts(): Promise<void> {
+    try {
+      await this.checkActors();
+    } catch (err) {
+      // An account's age can only raise a finding: never a reason to hold back filing it.
+      this.log.error({ err }, "checking the age of new findings' accounts failed; filing goes on and the check is retried");
+    }
+    await this.alerts.flush();
+  }
+
+  /** One pass at a time, so an actor is never looked up twice at once. */
+  private checkActors(): Promise<number> {
+    const run = this.actorChecks.then(() =>
+      checkActors({ storage: this.storage, octokitFor: this.octokitFor, now: this.now(), log: this.log }),
+    );
+    this.actorChecks = run.catch(() => undefined);
+    return run;
   }
 
   /** Runs every unprocessed event (including those left by a crash) through enrichment and detection. */
   async processPending(): Promise<number> {
     let done = 0;
     for (;;) {
-      const batch = this.store.pendingEvents(200);
+      const writes = this.queueWrites;
+      const batch = await this.storage.events.pending(200);
       if (batch.length === 0) {
-        this.queueIdle = true;
+        if (writes === this.queueWrites && this.queueWriters === 0) this.queueIdle = true;
         return done;
       }
-      // The async part first (membership lookups, each org's config, cached), then one transaction for the
+      // The async part first (membership lookups, each org's config, cached), then one unit of work for the
       // whole batch: per-event commits would cost more than the detectors themselves.
       const ready: { event: OrgEvent; config: Config }[] = [];
       const now = this.now();
@@ -311,16 +414,17 @@ export class Runtime {
         const event = await this.enrich(stored);
         ready.push({ event, config: await this.configFor(event) });
       }
-      const judged = this.judge(ready, "queued", expire ? cutoff : undefined);
+      const judged = await this.judge(ready, "queued", this.storage, expire ? cutoff : undefined);
       if (judged.recorded.some((r) => r.added)) this.evidenceAdded = true;
       if (expire) this.lastStateExpiry = now;
       done += batch.length;
     }
   }
 
-  private judge(items: JudgeItem[], record: "queued" | "stored", expireStateBefore?: number) {
+  /** Judges `items` in their own unit of work, or as a step of the one `storage` is (intake's). */
+  private judge(items: JudgeItem[], record: "queued" | "stored", storage: Storage = this.storage, expireStateBefore?: number) {
     return judgeBatch(items, {
-      store: this.store,
+      storage,
       engine: this.engine,
       record,
       ...(expireStateBefore !== undefined ? { expireStateBefore } : {}),
@@ -345,10 +449,10 @@ export class Runtime {
    */
   async pruneHistory(): Promise<{ events: number; deliveries: number }> {
     const cutoff = this.now() - HISTORY_DAYS * DAY_MS;
-    const deliveries = this.store.pruneDeliveries(cutoff);
+    const deliveries = await this.storage.deliveries.prune(cutoff);
     let events = 0;
     for (;;) {
-      const step = this.store.pruneEvents(cutoff);
+      const step = await this.storage.events.prune(cutoff);
       events += step.deleted;
       if (!step.more) break;
       await new Promise((resolve) => setImmediate(resolve));
@@ -361,7 +465,7 @@ export class Runtime {
     if (!NEEDS_ENRICHMENT.has(event.action) || event.installationId === null) return event;
     try {
       const octokit = await this.octokitFor(event.installationId);
-      return await enrichEvent(event, { octokit, store: this.store, now: this.now() });
+      return await enrichEvent(event, { octokit, storage: this.storage, now: this.now() });
     } catch (err) {
       this.log.warn({ err, event: event.id }, "could not look up membership; judging without it");
       return event;
@@ -373,15 +477,22 @@ export class Runtime {
     return this.configs.get(event.org, event.installationId);
   }
 
-  health(): { status: "ok" | "error"; database: string; counters: Runtime["counters"]; detectorFailures: Record<string, number> } {
+  async health(): Promise<{
+    status: "ok" | "error";
+    backend: string;
+    database: string;
+    counters: Runtime["counters"];
+    detectorFailures: Record<string, number>;
+  }> {
     let database = "ok";
     try {
-      this.store.db.prepare("SELECT 1").get();
+      await this.storage.ping();
     } catch (err) {
       database = err instanceof Error ? err.message : String(err);
     }
     return {
       status: database === "ok" ? "ok" : "error",
+      backend: this.storage.backend,
       database,
       counters: this.counters,
       detectorFailures: Object.fromEntries(this.engine.failures),

@@ -26,7 +26,12 @@ export interface StartedServer {
   close(): Promise<void>;
 }
 
-export async function startServer(appFn: ApplicationFunction, env: AppEnv): Promise<StartedServer> {
+export interface ServerOptions {
+  /** Runs on SIGINT or SIGTERM once the server has stopped taking requests (the app closes its storage). */
+  onStop?: () => Promise<void>;
+}
+
+export async function startServer(appFn: ApplicationFunction, env: AppEnv, opts: ServerOptions = {}): Promise<StartedServer> {
   if (!env.webhookSecret) {
     // Probot would fall back to the secret "development", which anyone can sign with.
     throw new Error("WEBHOOK_SECRET is missing: set it to the webhook secret on the GitHub App's settings page (see .env.example)");
@@ -71,17 +76,22 @@ export async function startServer(appFn: ApplicationFunction, env: AppEnv): Prom
   if (env.webhookProxyUrl) await startWebhookProxy(env.webhookProxyUrl, `${url}${env.webhookPath}`, log);
 
   const close = () => new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
-  // As Probot's run() does: Ctrl-C stops accepting requests, then exits.
-  process.once("SIGINT", () => {
+  // As Probot's run() does for Ctrl-C: stop accepting requests, then exit; SIGTERM too (`docker stop`), so the
+  // app closes its storage rather than being killed. A second signal ends the process at once.
+  const stop = () => {
     server.closeAllConnections();
-    close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error({ err }, "error while stopping the server");
-        process.exit(1);
-      },
-    );
-  });
+    close()
+      .then(() => opts.onStop?.())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error({ err }, "error while stopping the server");
+          process.exit(1);
+        },
+      );
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
   return { server, url, close };
 }
 

@@ -1,7 +1,7 @@
 // The offline analysis: exported audit logs in, findings out, with the same converter, engine and detectors
-// as the live app. Events are stored and run through the detectors in batches of about a thousand, each
-// batch in one transaction, with detector state written back after each batch, so windows carry over from
-// one file to the next and, with a database file, from one run to the next. The CLI, the demo and the
+// as the live app. Events are judged in batches of ANALYZE_BATCH through the one pipeline (pipeline/judge.ts),
+// each batch in one unit of work that records the events' ids, their findings and the detector state they
+// changed, so windows carry over from one file to the next and, with a database file, from one run to the next. The CLI, the demo and the
 // benchmark all call analyzeFiles; nothing here writes to the terminal.
 import fs from "node:fs";
 import os from "node:os";
@@ -12,7 +12,8 @@ import { Engine, type EngineLogger } from "../engine/engine.js";
 import { fromAuditLog, timeProblem } from "../events/from-audit-log.js";
 import type { OrgEvent } from "../events/types.js";
 import { judgeBatch } from "../pipeline/judge.js";
-import { Store, type FindingRow } from "../store/store.js";
+import { openStorage } from "../store/open.js";
+import type { FindingRow, Storage } from "../store/storage.js";
 import { readAuditLogBatches, UnreadableInput, type AuditLogFormat } from "./read-audit-log.js";
 
 export interface AnalyzeOptions {
@@ -23,8 +24,8 @@ export interface AnalyzeOptions {
    * pass ":memory:" explicitly for small inputs.
    */
   db?: string;
-  /** An already open store (the demo's); it is left open. Wins over `db`. */
-  store?: Store;
+  /** An already open storage (the demo's); it is left open. Wins over `db`. */
+  storage?: Storage;
   /** Entries before this time (epoch ms) are skipped. */
   since?: number | null;
   /** Org login for entries that do not name one. */
@@ -225,25 +226,24 @@ export async function analyzeFiles(inputs: readonly string[], opts: AnalyzeOptio
   const orgFallback = opts.org ?? null;
 
   let tempDir: string | undefined;
-  let store = opts.store;
-  if (!store) {
+  let storage = opts.storage;
+  if (!storage) {
     let file = opts.db;
     if (!file) {
       tempDir = fs.mkdtempSync(path.join(os.tmpdir(), "exfil-monitor-"));
       file = path.join(tempDir, "analyze.db");
     }
     try {
-      store = Store.open(file);
+      storage = openStorage(file);
     } catch (err) {
       if (tempDir) fs.rmSync(tempDir, { recursive: true, force: true });
       throw new InputError(`cannot open the database ${file}: ${reasonOf(err)}`);
     }
   }
-  const ownStore = store !== opts.store;
+  const ownStore = storage !== opts.storage;
 
   const failures: Record<string, number> = {};
   const engine = new Engine({
-    store,
     now: opts.now,
     // An export holds one owner's entries: an enterprise's orgs add up, unrelated orgs never do.
     scope: "business",
@@ -275,24 +275,24 @@ export async function analyzeFiles(inputs: readonly string[], opts: AnalyzeOptio
     if (result.badLines.length < keepBad) result.badLines.push({ file, line, reason });
   };
 
-  const s = store;
+  const s = storage;
   // A database failure (disk full, locked) is not a bad input line: it must end the run, not be skipped.
   let storeFailure: unknown;
-  const runBatch = (events: OrgEvent[]) => {
+  const runBatch = async (events: OrgEvent[]) => {
     try {
-      processBatch(events);
+      await processBatch(events);
     } catch (err) {
       storeFailure = err;
       throw err;
     }
   };
-  // One transaction per batch holds the batch's ids, findings and detector state together: a run stopped
+  // One unit of work per batch holds the batch's ids, findings and detector state together: a run stopped
   // part-way with --db leaves the database as of the last whole batch, never ids without their state.
-  const processBatch = (events: OrgEvent[]) => {
-    const judged = judgeBatch(
+  const processBatch = async (events: OrgEvent[]) => {
+    const judged = await judgeBatch(
       events.map((event) => ({ event, config })),
       {
-        store: s,
+        storage: s,
         engine,
         record: "seen",
         onEventError: (_event, err) => {
@@ -353,7 +353,7 @@ export async function analyzeFiles(inputs: readonly string[], opts: AnalyzeOptio
             if (event.at > latest) latest = event.at;
             pending.push(event);
             if (pending.length >= batchSize) {
-              runBatch(pending);
+              await runBatch(pending);
               pending = [];
             }
           }
@@ -366,31 +366,34 @@ export async function analyzeFiles(inputs: readonly string[], opts: AnalyzeOptio
         summary.problem = stoppedProblem(file, err, lastLine + 1, summary.events, items);
       }
       if (!summary.problem && summary.events === 0) summary.problem = emptyProblem(summary, items, firstBad);
-      if (pending.length > 0) runBatch(pending);
+      if (pending.length > 0) await runBatch(pending);
       summary.newestFirst = backward > forward;
     }
     // Windows that ended before the newest event are never read again.
-    if (Number.isFinite(latest)) store.flushState(latest);
-    result.findings = collect(store, touched);
+    if (Number.isFinite(latest)) await storage.state.write([], latest);
+    result.findings = await collect(storage, touched);
     return result;
   } finally {
-    if (ownStore) store.close();
+    if (ownStore) await storage.close();
     if (tempDir) fs.rmSync(tempDir, { recursive: true, force: true });
   }
 }
 
-function collect(store: Store, ids: ReadonlySet<number>): FindingOutput[] {
+async function collect(storage: Storage, ids: ReadonlySet<number>): Promise<FindingOutput[]> {
   const rows: FindingRow[] = [];
   for (const id of ids) {
-    const row = store.getFindingById(id);
+    const row = await storage.findings.getById(id);
     if (row) rows.push(row);
   }
   const text = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
   rows.sort((a, b) => a.firstSeen - b.firstSeen || text(a.scope, b.scope) || text(a.fingerprint, b.fingerprint));
-  return rows.map((row) => toOutput(row, store));
+  const out: FindingOutput[] = [];
+  for (const row of rows) out.push(await toOutput(row, storage));
+  return out;
 }
 
-export function toOutput(row: FindingRow, store: Store): FindingOutput {
+export async function toOutput(row: FindingRow, storage: Storage): Promise<FindingOutput> {
+  const evidence = await storage.findings.evidence(row.id);
   // Keys in a fixed order, actor right after summary, so lines read the same from run to run.
   return {
     detector: row.detector,
@@ -402,7 +405,7 @@ export function toOutput(row: FindingRow, store: Store): FindingOutput {
     first_seen: new Date(row.firstSeen).toISOString(),
     last_seen: new Date(row.lastSeen).toISOString(),
     count: row.count,
-    evidence: store.evidence(row.id).map((e) => ({ time: new Date(e.at).toISOString(), source: e.source, data: e.data })),
+    evidence: evidence.map((e) => ({ time: new Date(e.at).toISOString(), source: e.source, data: e.data })),
     fingerprint: row.fingerprint,
     scope: row.scope,
     ...(row.raisedReason ? { raised_reason: row.raisedReason } : {}),

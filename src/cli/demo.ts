@@ -8,8 +8,8 @@ import { defaultConfig } from "../config/schema.js";
 import { Engine } from "../engine/engine.js";
 import { fromWebhook } from "../events/from-webhook.js";
 import { judgeBatch } from "../pipeline/judge.js";
-import { MEMORY } from "../store/open.js";
-import { Store } from "../store/store.js";
+import { MEMORY, openStorage } from "../store/open.js";
+import type { Storage } from "../store/storage.js";
 import { analyzeFiles, toOutput } from "./analyze.js";
 import { renderTable } from "./main.js";
 
@@ -22,11 +22,11 @@ interface SampleDelivery {
   payload: unknown;
 }
 
-/** `into`: judge into this store and leave it open (tests compare it with the app's); default a fresh one. */
-export async function runDemo(out: NodeJS.WritableStream = process.stdout, into?: Store): Promise<number> {
-  const store = into ?? Store.open(MEMORY);
+/** `into`: judge into this storage and leave it open (tests compare it with the app's); default a fresh one. */
+export async function runDemo(out: NodeJS.WritableStream = process.stdout, into?: Storage): Promise<number> {
+  const storage = into ?? openStorage(MEMORY);
   const config = defaultConfig();
-  const engine = new Engine({ store });
+  const engine = new Engine();
   try {
     out.write("exfil-monitor demo: detectors over bundled samples, embedded SQLite, no GitHub credentials.\n\n");
 
@@ -39,10 +39,10 @@ export async function runDemo(out: NodeJS.WritableStream = process.stdout, into?
       const sample = JSON.parse(readFileSync(path.join(dir, file), "utf8")) as SampleDelivery;
       out.write(`   - ${sample.event}: ${sample.description}\n`);
       const events = fromWebhook({ name: sample.event, id: sample.delivery, payload: sample.payload, receivedAt: receivedAt + i * 60_000 });
-      judgeBatch(
+      await judgeBatch(
         events.map((event) => ({ event, config })),
         {
-          store,
+          storage,
           engine,
           record: "seen",
           onEventError: (_event, err) => {
@@ -53,11 +53,12 @@ export async function runDemo(out: NodeJS.WritableStream = process.stdout, into?
     }
 
     const log = path.join(SAMPLES, "audit-log.jsonl");
-    const result = await analyzeFiles([log], { store, config });
+    const result = await analyzeFiles([log], { storage, config });
     out.write(`\n2. the org audit log (samples/audit-log.jsonl): ${result.events.toLocaleString("en-US")} events, `);
     out.write("developers, bots and CI with a few incidents written in.\n\n");
 
-    const findings = store.listFindings().map((row) => toOutput(row, store));
+    const findings = [];
+    for (const row of await storage.findings.list()) findings.push(await toOutput(row, storage));
     out.write(`Findings (${findings.length}), one per incident, as they would be filed in the alerts repository:\n\n`);
     out.write(renderTable(findings, process.stdout.columns));
     out.write(
@@ -66,7 +67,7 @@ export async function runDemo(out: NodeJS.WritableStream = process.stdout, into?
     );
     return findings.length > 0 ? 0 : 1;
   } finally {
-    if (!into) store.close();
+    if (!into) await storage.close();
   }
 }
 

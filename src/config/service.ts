@@ -9,7 +9,7 @@
 // config. A weakened config thus never takes effect silently, and a broken file after it cannot hide it.
 import { createHash } from "node:crypto";
 import { inert } from "../text/inert.js";
-import type { Store } from "../store/store.js";
+import type { Storage } from "../store/storage.js";
 import type { Logger } from "../log.js";
 import { configChanges, type ConfigChange } from "./changes.js";
 import {
@@ -53,7 +53,7 @@ export interface ConfigPush {
 }
 
 export interface ConfigServiceOptions {
-  store: Pick<Store, "goodConfig" | "saveGoodConfig">;
+  storage: Pick<Storage, "notices">;
   log: ConfigLogger;
   now?: () => number;
   /** How long a fetched config is used before it is read again. Default 5 minutes. */
@@ -61,8 +61,9 @@ export interface ConfigServiceOptions {
   octokitFor: (installationId: number) => Promise<OctokitLike>;
   /**
    * Files a notice (a broken file, or a change that watches less). Must store it before returning (or
-   * throw), and is not awaited: the new version becomes the last good config right after, and a notice lost
-   * here would let a weakened config take effect unannounced.
+   * throw), and is not awaited: the new version is saved as the last good config right after, and a notice
+   * lost here would let a weakened config take effect unannounced. With the SQLite storage, calling
+   * `notices.save` before returning is enough: its calls take effect in the order they are made.
    */
   onProblem: (n: ConfigProblemNotice) => void;
 }
@@ -82,7 +83,7 @@ interface Loaded {
 }
 
 export class ConfigService {
-  private readonly store: ConfigServiceOptions["store"];
+  private readonly storage: ConfigServiceOptions["storage"];
   private readonly log: ConfigLogger;
   private readonly now: () => number;
   private readonly ttlMs: number;
@@ -100,7 +101,7 @@ export class ConfigService {
   private pushSeq = 0;
 
   constructor(opts: ConfigServiceOptions) {
-    this.store = opts.store;
+    this.storage = opts.storage;
     this.log = opts.log;
     this.now = opts.now ?? Date.now;
     this.ttlMs = opts.ttlMs ?? DEFAULT_TTL_MS;
@@ -178,7 +179,7 @@ export class ConfigService {
       if (err instanceof ConfigFileError) {
         return this.broken(org, installationId, [{ path: "(file)", message: err.message }]);
       }
-      const fallback = previous ? { config: previous, from: "previous" } : this.lastGood(org);
+      const fallback = previous ? { config: previous, from: "previous" } : await this.lastGood(org);
       this.log.warn(
         { err, org, using: fallback.from },
         `could not read ${org}/${CONFIG_REPO}/${CONFIG_PATH}; keeping the ${fallback.from} config and trying again later`,
@@ -213,11 +214,11 @@ export class ConfigService {
    * version (or the defaults, for an org's first file), then saves it as the last good version. When the
    * notice cannot be stored, the version is used but not saved, so the next read announces it again.
    */
-  private adopt(org: string, installationId: number, text: string, config: Config, pushesBefore: number): Loaded {
+  private async adopt(org: string, installationId: number, text: string, config: Config, pushesBefore: number): Promise<Loaded> {
     const key = org.toLowerCase();
     let stored: { yaml: string; savedAt: number } | undefined;
     try {
-      stored = this.store.goodConfig(org);
+      stored = await this.storage.notices.goodConfig(org);
     } catch (err) {
       this.log.error({ err, org }, "could not read the last good org config; this version is used but not compared or saved");
       return { config, ttlMs: Math.min(this.ttlMs, RETRY_AFTER_FAILURE_MS) };
@@ -249,7 +250,7 @@ export class ConfigService {
     }
     forget();
     try {
-      this.store.saveGoodConfig(org, text, this.now());
+      await this.storage.notices.saveGoodConfig(org, text, this.now());
     } catch (err) {
       this.log.error({ err, org }, "could not save the org config as last good; it is still used");
     }
@@ -287,7 +288,7 @@ export class ConfigService {
 
   private async broken(org: string, installationId: number, problems: ConfigProblem[]): Promise<Loaded> {
     const key = org.toLowerCase();
-    const fallback = this.lastGood(org);
+    const fallback = await this.lastGood(org);
     const problemKey = problemSetKey(problems);
     this.log.warn({ org, problems, using: fallback.from }, `${CONFIG_PATH} in ${org}/${CONFIG_REPO} has errors`);
 
@@ -314,10 +315,10 @@ export class ConfigService {
     return { config: fallback.config, ttlMs: this.ttlMs };
   }
 
-  private lastGood(org: string): { config: Config; from: "last good" | "default" } {
+  private async lastGood(org: string): Promise<{ config: Config; from: "last good" | "default" }> {
     let text: string | undefined;
     try {
-      text = this.store.goodConfig(org)?.yaml;
+      text = (await this.storage.notices.goodConfig(org))?.yaml;
     } catch (err) {
       this.log.error({ err, org }, "could not read the last good org config; using the defaults");
     }

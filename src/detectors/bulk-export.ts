@@ -7,16 +7,17 @@
 // Subject: `<org>:<kind>:<migration id or YYYY-MM-DD>`. The migration id, when the entry carries one, ties
 // repeated downloads of one archive together; the org transfer's two entries share the kind `org.transfer`.
 import { z } from "zod";
+import { actionsOf, entryOf, isAction, type KnownAction } from "../events/actions.js";
 import type { OrgEvent } from "../events/types.js";
 import { defineDetector } from "./types.js";
 import { watches } from "../domain/watch.js";
 
-const WHAT: Record<string, { kind: string; summary: string }> = {
+const WHAT = {
   "migration.create": { kind: "migration.create", summary: "migration archive of repositories created" },
   "migration.download": { kind: "migration.download", summary: "migration archive of repositories downloaded" },
   "org.transfer_outgoing": { kind: "org.transfer", summary: "organization transferred to another enterprise" },
   "org.transfer": { kind: "org.transfer", summary: "organization transferred between enterprises" },
-};
+} satisfies Partial<Record<KnownAction, { kind: string; summary: string }>>;
 
 function dayOf(at: number): string {
   return Number.isFinite(at) ? new Date(at).toISOString().slice(0, 10) : "unknown-date";
@@ -36,7 +37,7 @@ export const bulkExport = defineDetector({
   source: "audit `migration.create`, `migration.download`, `org.transfer_outgoing`, `org.transfer`",
   defaultSeverity: "high",
   enabledByDefault: true,
-  actions: Object.keys(WHAT),
+  actions: actionsOf(WHAT),
   settings: z.object({
     bots_severity: z
       .enum(["ignore", "low", "medium", "high"])
@@ -53,7 +54,7 @@ export const bulkExport = defineDetector({
     "Add a known backup service's account to `allow.actors` instead of turning this detector off.",
   ],
   detect(event, ctx) {
-    const what = WHAT[event.action];
+    const what = entryOf(WHAT, event.action);
     const org = event.org;
     if (!what || !org) return [];
     let severity: "low" | "medium" | "high" = "high";
@@ -61,7 +62,7 @@ export const bulkExport = defineDetector({
       if (ctx.settings.bots_severity === "ignore") return [];
       severity = ctx.settings.bots_severity;
     }
-    const id = event.action.startsWith("migration.") ? migrationId(event) : null;
+    const id = isAction(event, "migration.create", "migration.download") ? migrationId(event) : null;
     return [
       {
         subject: `${org}:${what.kind}:${id ?? dayOf(event.at)}`,

@@ -3,6 +3,7 @@
 // low; when the same actor or token then copies several repositories within a day it becomes high on the
 // SAME finding, with the repositories as evidence. Public rule sets do not make that link.
 import { z } from "zod";
+import { actionsOf, entryOf, isAction, type KnownAction } from "../events/actions.js";
 import type { OrgEvent } from "../events/types.js";
 import { COPY_ACTIONS, isAutomation, isCountedCopy } from "./mass-clone.js";
 import type { FindingDraft } from "../domain/finding.js";
@@ -23,14 +24,14 @@ const REORDER_MS = 15 * MINUTE;
 const MAX_RECENT = 32;
 
 /** How each credential action reads in a summary. */
-const KINDS: Record<string, string> = {
+const KINDS = {
   "public_key.create": "an SSH key",
   "deploy_key.created": "a deploy key",
   "personal_access_token.access_granted": "a personal access token",
   "personal_access_token_request.created": "a personal access token request",
   "org_credential_authorization.grant": "a credential authorized for SSO",
   "oauth_authorization.create": "an OAuth authorization",
-};
+} satisfies Partial<Record<KnownAction, string>>;
 
 /** A credential being watched for copies: its finding's subject, when it appeared, what was copied since. */
 interface Watched {
@@ -76,8 +77,8 @@ function credentialId(event: OrgEvent): string {
  * A deploy key reaches us both as the `deploy_key.created` webhook and as the audit log's `public_key.create`
  * with a repo: one name for both, so that the same key found through both channels is one finding.
  */
-function subjectAction(action: string): string {
-  return action === "deploy_key.created" ? "public_key.create" : action;
+function subjectAction(event: OrgEvent): string {
+  return isAction(event, "deploy_key.created") ? ("public_key.create" satisfies KnownAction) : event.action;
 }
 
 export const credentialAdded = defineDetector({
@@ -87,7 +88,7 @@ export const credentialAdded = defineDetector({
   source: "audit log `public_key.create`, `personal_access_token.access_granted`, `org_credential_authorization.grant`, `oauth_authorization.create`; webhooks `deploy_key`, `personal_access_token_request`",
   defaultSeverity: "low",
   enabledByDefault: true,
-  actions: [...Object.keys(KINDS), ...COPY_ACTIONS],
+  actions: [...actionsOf(KINDS), ...COPY_ACTIONS],
   settings: z.object({
     follow_hours: z
       .number()
@@ -113,8 +114,9 @@ export const credentialAdded = defineDetector({
   detect(event, ctx) {
     if (!Number.isFinite(event.at) || isAutomation(event)) return [];
     const followMs = ctx.settings.follow_hours * HOUR;
-    return Object.hasOwn(KINDS, event.action)
-      ? onCredential(event, ctx.state, followMs, ctx.settings.repos)
+    const credential = entryOf(KINDS, event.action);
+    return credential !== undefined
+      ? onCredential(event, credential, ctx.state, followMs, ctx.settings.repos)
       : onCopy(event, ctx.state, followMs, ctx.settings.repos);
   },
 });
@@ -131,12 +133,19 @@ function keysOf(owners: string[], token: string | null): string[] {
   return [...owners.map((o) => `actor:${o}`), ...(token ? [`token:${token}`] : [])];
 }
 
-function onCredential(event: OrgEvent, state: DetectorState, followMs: number, threshold: number): Drafts {
+/** `credential`: how the action reads in a summary (its KINDS entry). */
+function onCredential(
+  event: OrgEvent,
+  credential: string,
+  state: DetectorState,
+  followMs: number,
+  threshold: number,
+): Drafts {
   const owners = ownersOf(event);
   const owner = owners.includes(event.details.user ?? "") ? (event.details.user as string) : (owners[0] ?? null);
   if (!owner && !event.token) return [];
-  const kind = event.action === "public_key.create" && event.repo ? "a deploy key" : (KINDS[event.action] as string);
-  const subject = `${owner ?? `token:${event.token}`}:${subjectAction(event.action)}:${credentialId(event)}`;
+  const kind = isAction(event, "public_key.create") && event.repo ? "a deploy key" : credential;
+  const subject = `${owner ?? `token:${event.token}`}:${subjectAction(event)}:${credentialId(event)}`;
   // A redelivered or re-read credential event keeps what was already credited to it.
   const watched: Watched = readWatched(state, subject) ?? { kind, owner, at: event.at, repos: [] };
   watched.at = Math.min(watched.at, event.at);

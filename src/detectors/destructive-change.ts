@@ -2,6 +2,7 @@
 // that hold code hostage after it has been copied. Force-pushes to a default branch are grouped per UTC day,
 // so a day of rewriting is one incident with a count rather than a flood of issues.
 import { z } from "zod";
+import { isAction } from "../events/actions.js";
 import type { OrgEvent } from "../events/types.js";
 import type { FindingDraft } from "../domain/finding.js";
 import { defineDetector } from "./types.js";
@@ -65,8 +66,8 @@ export const destructiveChange = defineDetector({
   detect(event) {
     const repo = event.repo;
     if (!repo) return [];
-    if (event.action === "push") return pushFinding(event, repo);
-    if (event.action === "repo.destroy") {
+    if (isAction(event, "push")) return pushFinding(event, repo);
+    if (isAction(event, "repo.destroy")) {
       return [
         {
           subject: `${repo}:destroyed`,
@@ -78,7 +79,7 @@ export const destructiveChange = defineDetector({
         },
       ];
     }
-    if (event.action === "protected_branch.destroy") {
+    if (isAction(event, "protected_branch.destroy")) {
       const branch = branchOfProtection(event);
       return [
         {

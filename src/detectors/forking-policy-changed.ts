@@ -8,15 +8,16 @@
 // that date, so one opening is one finding whichever channel reports it first and however many days apart.
 // Seeing it closed (`.disable`, or a sweep reading false) ends the episode; a later opening is a new finding.
 import { z } from "zod";
+import type { KnownAction } from "../events/actions.js";
 import type { OrgEvent } from "../events/types.js";
 import type { FindingDraft } from "../domain/finding.js";
 import { defineDetector, type DetectorState } from "./types.js";
 import { watches } from "../domain/watch.js";
 
-const ENABLE = "private_repository_forking.enable";
-const CLEAR = "private_repository_forking.clear";
-const DISABLE = "private_repository_forking.disable";
-const SWEEP = "sweep.org_settings";
+const ENABLE = "private_repository_forking.enable" satisfies KnownAction;
+const CLEAR = "private_repository_forking.clear" satisfies KnownAction;
+const DISABLE = "private_repository_forking.disable" satisfies KnownAction;
+const SWEEP = "sweep.org_settings" satisfies KnownAction;
 const SETTING = "members_can_fork_private_repositories";
 
 /** State is kept long: it is only rewritten when the policy changes, which may be years apart. */

@@ -4,6 +4,7 @@
 // per actor and per hashed token, in two tiers. One burst is one finding: its subject names the hour of the
 // burst's first clone, so crossing the second tier raises the same finding instead of filing another.
 import { z } from "zod";
+import type { KnownAction } from "../events/actions.js";
 import type { OrgEvent } from "../events/types.js";
 import type { Severity } from "../domain/severity.js";
 import { defineDetector, type DetectorState } from "./types.js";
@@ -14,7 +15,7 @@ const MINUTE = 60_000;
 const MAX_TRACKED = 200;
 
 /** Actions that hand a full copy of a repository's code to whoever ran them. */
-export const COPY_ACTIONS = ["git.clone", "repo.download_zip"] as const;
+export const COPY_ACTIONS = ["git.clone", "repo.download_zip"] as const satisfies readonly KnownAction[];
 
 /**
  * Whether an event is a human's (or a personal token's) copy of a non-public repository: what both

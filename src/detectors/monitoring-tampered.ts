@@ -5,17 +5,18 @@
 //
 // Subject: `<org or repo>:<action>:<YYYY-MM-DD>`: repeated toggles of one switch on one day are one incident.
 import { z } from "zod";
+import { actionSet, actionsOf, entryOf, isAction, type KnownAction } from "../events/actions.js";
 import type { OrgEvent } from "../events/types.js";
 import type { Severity } from "../domain/severity.js";
 import type { FindingDraft } from "../domain/finding.js";
 import { defineDetector } from "./types.js";
 import { watches } from "../domain/watch.js";
 
-const STREAM_UPDATE = "audit_log_streaming.update";
-const HOOK_ACTIONS = new Set(["hook.create", "hook.config_changed"]);
+const STREAM_UPDATE = "audit_log_streaming.update" satisfies KnownAction;
+const HOOK_ACTIONS = actionSet("hook.create", "hook.config_changed");
 
 /** Switches whose only effect is less protection or less visibility, with what turning them off means. */
-const SWITCHED_OFF: Record<string, string> = {
+const SWITCHED_OFF = {
   "audit_log_streaming.destroy": "audit-log streaming endpoint deleted",
   "ip_allow_list.disable": "IP allow list disabled",
   "ip_allow_list.disable_for_installed_apps": "IP allow list disabled for installed GitHub Apps",
@@ -24,7 +25,7 @@ const SWITCHED_OFF: Record<string, string> = {
   "org.disable_saml": "SAML single sign-on disabled",
   "org.disable_two_factor_requirement": "two-factor authentication requirement disabled",
   "org.disable_source_ip_disclosure": "source IP addresses hidden from the audit log",
-};
+} satisfies Partial<Record<KnownAction, string>>;
 
 function dayOf(at: number): string {
   return Number.isFinite(at) ? new Date(at).toISOString().slice(0, 10) : "unknown-date";
@@ -70,7 +71,7 @@ export const monitoringTampered = defineDetector({
     "audit `audit_log_streaming.*`, `ip_allow_list.disable*`, `org.disable_saml`, `org.disable_two_factor_requirement`, `org.disable_source_ip_disclosure`, `hook.create`",
   defaultSeverity: "high",
   enabledByDefault: true,
-  actions: [...Object.keys(SWITCHED_OFF), STREAM_UPDATE, ...HOOK_ACTIONS],
+  actions: [...actionsOf(SWITCHED_OFF), STREAM_UPDATE, ...HOOK_ACTIONS],
   settings: z.object({
     unknown_hook_urls: z
       .boolean()
@@ -92,7 +93,7 @@ export const monitoringTampered = defineDetector({
     const scope = event.repo ?? event.org ?? (typeof business === "string" && business ? business : null);
     if (!scope) return [];
 
-    const off = SWITCHED_OFF[event.action];
+    const off = entryOf(SWITCHED_OFF, event.action);
     if (off) return [finding(event, scope, "high", off, {})];
 
     if (event.action === STREAM_UPDATE) {
@@ -110,12 +111,12 @@ export const monitoringTampered = defineDetector({
     if (HOOK_ACTIONS.has(event.action)) {
       const url = event.details.hookUrl;
       if (typeof url !== "string" || url.length === 0) {
-        if (event.action !== "hook.create" || !ctx.settings.unknown_hook_urls) return [];
+        if (!isAction(event, "hook.create") || !ctx.settings.unknown_hook_urls) return [];
         const what = "webhook added; the audit entry does not say where it points";
         return [finding(event, scope, "low", what, { url: "unknown" })];
       }
       if (ctx.allow.webhookHost(url)) return [];
-      const verb = event.action === "hook.create" ? "webhook added" : "webhook changed";
+      const verb = isAction(event, "hook.create") ? "webhook added" : "webhook changed";
       const host = hostOf(url);
       const what = `${verb} pointing to ${host ?? "an invalid URL"}, not an approved host`;
       return [finding(event, scope, "high", what, { url, host: host ?? "invalid URL" })];

@@ -2,6 +2,7 @@
 // outside collaborator is outside the org's SSO, onboarding and offboarding, which makes the role a
 // convenient way to hand code to a personal or third-party account.
 import { z } from "zod";
+import { isAction } from "../events/actions.js";
 import { defineDetector } from "./types.js";
 import type { Severity } from "../domain/severity.js";
 
@@ -42,7 +43,7 @@ export const outsideCollaboratorAdded = defineDetector({
     if (!event.org || !user) return [];
     const permissionRank = rank(permission);
 
-    if (event.action === "member.edited") {
+    if (isAction(event, "member.edited")) {
       // Only a raise INTO write or above; a lowered or unchanged permission gives nothing new.
       if (!permission || !ELEVATED.has(permission.toLowerCase())) return [];
       const before = rank(previousPermission(event.details.extra));
@@ -50,7 +51,7 @@ export const outsideCollaboratorAdded = defineDetector({
     }
 
     let isMember: boolean | null;
-    if (event.action === "org.add_outside_collaborator") isMember = false;
+    if (isAction(event, "org.add_outside_collaborator")) isMember = false;
     else if (typeof event.details.userIsOrgMember === "boolean") isMember = event.details.userIsOrgMember;
     else isMember = ctx.facts.isOrgMember(event.org, user);
     if (isMember === true) return [];
@@ -59,7 +60,7 @@ export const outsideCollaboratorAdded = defineDetector({
     // Unknown membership still fires so the grant is seen, but no higher than medium.
     const severity: Severity = isMember === false && elevated ? "high" : "medium";
     const where = event.repo ?? event.org;
-    const raised = event.action === "member.edited";
+    const raised = isAction(event, "member.edited");
     return [
       {
         subject: `${where}:${user.toLowerCase()}`,

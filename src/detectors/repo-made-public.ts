@@ -2,14 +2,15 @@
 // Webhooks (`repository.publicized`, `public`) and the audit log (`repo.access`, `repo.create`) report the
 // same change; the subject is the repository alone so every channel lands on one finding.
 import { z } from "zod";
+import { actionSet, isAction } from "../events/actions.js";
 import type { OrgEvent } from "../events/types.js";
 import type { FindingDraft } from "../domain/finding.js";
 import { defineDetector } from "./types.js";
 import { watches } from "../domain/watch.js";
 import type { Severity } from "../domain/severity.js";
 
-const PUBLICIZED = new Set(["repository.publicized", "public"]);
-const CREATED = new Set(["repo.create", "repository.created"]);
+const PUBLICIZED = actionSet("repository.publicized", "public");
+const CREATED = actionSet("repo.create", "repository.created");
 
 function draft(event: OrgEvent, repo: string, severity: Severity, summary: string, how: string): FindingDraft {
   return {
@@ -54,7 +55,7 @@ export const repoMadePublic = defineDetector({
     if (PUBLICIZED.has(event.action)) {
       return [draft(event, repo, "high", `${repo} was made public`, "made public")];
     }
-    if (event.action === "repo.access") {
+    if (isAction(event, "repo.access")) {
       // Only a change INTO public from something that was not public; unknown previous visibility counts,
       // since old audit entries lack it and missing a publication costs more than a duplicate.
       if (event.visibility !== "public" || event.details.previousVisibility === "public") return [];

@@ -4,14 +4,15 @@
 // (`sweep.repo_missing`) are the only channels. All of them build the subject from the repository's name
 // inside the org, so the request, the move and the sweep noticing the hole are one finding.
 import { z } from "zod";
+import { isAction, type KnownAction } from "../events/actions.js";
 import type { OrgEvent } from "../events/types.js";
 import type { FindingDraft } from "../domain/finding.js";
 import { defineDetector } from "./types.js";
 import { watches } from "../domain/watch.js";
 
-const TRANSFER_ACTIONS = ["repo.transfer_start", "repo.transfer_outgoing", "repo.transfer"] as const;
-const MISSING = "sweep.repo_missing";
-const DESTROY = "repo.destroy";
+const TRANSFER_ACTIONS = ["repo.transfer_start", "repo.transfer_outgoing", "repo.transfer"] as const satisfies readonly KnownAction[];
+const MISSING = "sweep.repo_missing" satisfies KnownAction;
+const DESTROY = "repo.destroy" satisfies KnownAction;
 const DAY = 24 * 60 * 60 * 1000;
 /** How long a seen deletion or allowed transfer explains a later hole in the inventory; sweeps run hourly. */
 const EXPLAINED_MEMORY = 30 * DAY;
@@ -51,7 +52,7 @@ function originalName(e: OrgEvent): string | null {
 function destination(e: OrgEvent): { owner: string | null; ownerType: string | null; newName: string | null } {
   const newNwo = extraString(e, "new_nwo");
   let owner = e.details.newOwner ?? ownerOf(newNwo);
-  if (!owner && e.action === "repo.transfer") {
+  if (!owner && isAction(e, "repo.transfer")) {
     // `repo.transfer` is the accepting side: `old_user` the previous owner, `owner` (or the repository's new
     // name) the new one. A previous owner other than the org means the repository came in, not out.
     const oldUser = extraString(e, "old_user");
@@ -77,7 +78,7 @@ function transferredTo(
   if (owner && sameLogin(owner, event.org)) return [];
   if (owner && allowedOwner(owner)) return [];
   const into = ownerType === "User" ? "personal account" : ownerType === "Organization" ? "organization" : "account";
-  const requested = event.action === "repo.transfer_start";
+  const requested = isAction(event, "repo.transfer_start");
   const summary = owner
     ? `${repo} ${requested ? "requested to transfer" : "transferred"} to ${into} ${owner}`
     : `${repo} ${requested ? "transfer requested" : "transferred out"} (destination not in the entry)`;
@@ -165,7 +166,7 @@ export const repoTransferred = defineDetector({
     }
 
     const { owner, ownerType, newName } = destination(event);
-    if (owner && ctx.allow.forkOwner(owner) && event.action !== "repo.transfer_start") {
+    if (owner && ctx.allow.forkOwner(owner) && !isAction(event, "repo.transfer_start")) {
       // An allowed move still leaves a hole in the inventory; the sweep must not report it as unexplained.
       ctx.state.set(explainedKey, event.at, event.at + EXPLAINED_MEMORY);
     }

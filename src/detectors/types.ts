@@ -3,6 +3,7 @@
 // baselines live in `ctx.state` (persisted by the engine), and anything learned from the network was put on
 // the event before it got here.
 import type { z } from "zod";
+import type { KnownAction } from "../events/actions.js";
 import type { OrgEvent } from "../events/types.js";
 import type { FindingDraft } from "../domain/finding.js";
 import type { Severity } from "../domain/severity.js";
@@ -62,8 +63,11 @@ export interface Detector<Shape extends z.ZodRawShape = z.ZodRawShape> {
   defaultSeverity: Severity;
   /** Off unless the config turns it on. */
   enabledByDefault: boolean;
-  /** Normalized actions it reads; the engine only calls it for these. `"*"` means every action. */
-  actions: readonly string[];
+  /**
+   * Normalized actions it reads; the engine only calls it for these. `"*"` means every action. Catalogued
+   * names only (events/actions.ts), so a misspelt one fails to compile instead of never matching.
+   */
+  actions: readonly (KnownAction | "*")[];
   /** Its own thresholds: each key with .describe() and .default(). Merged under `detectors.<id>`. */
   settings: z.ZodObject<Shape>;
   /** What a security lead should do, in order; shown in every issue it files. */

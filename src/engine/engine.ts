@@ -1,6 +1,11 @@
 // Runs the detectors over normalized events and folds what they find into findings. A detector that throws
 // is logged and counted and never stops the others; a finding's fingerprint is `<detector>:<subject>`, so
 // the same incident seen through several channels lands on one finding.
+//
+// Detectors are synchronous and never touch the database: before a batch, `prepare` loads what its events
+// can read (each scope's detector state, kept in memory while the engine judges that scope, and the
+// directory entries of the batch's users); `process` runs the detectors on that; `record` folds a result into
+// its finding; `writeBack` hands the changed state to the batch's unit of work.
 import type { Config } from "../config/schema.js";
 import { detectorSettings } from "../config/schema.js";
 import { compileAllowLists } from "../config/allow.js";
@@ -9,26 +14,36 @@ import { fingerprintOf, type FindingDraft } from "../domain/finding.js";
 import { raiseSeverity, type Severity } from "../domain/severity.js";
 import type { Detector, DetectorContext, Facts } from "../detectors/types.js";
 import type { OrgEvent } from "../events/types.js";
-import type { RecordedFinding, Store } from "../store/store.js";
-import { learnFacts } from "./facts.js";
+import type { RecordedFinding, Storage } from "../store/storage.js";
+import { BatchDirectory, learnFacts } from "./facts.js";
+import { newMemberReason, youngAccountReason } from "./raise.js";
 import { scopeOf, type ScopeMode } from "./scope.js";
+import { StateCache } from "./state-cache.js";
 
-export const NEW_MEMBER_DAYS = 30;
+export { NEW_MEMBER_DAYS } from "./raise.js";
 /** In a detector's `actions`: call it for every event (location detectors read any located entry). */
 export const ANY_ACTION = "*";
-const DAY = 24 * 60 * 60 * 1000;
 
 export interface EngineLogger {
   error(obj: object, msg: string): void;
 }
 
 export interface EngineOptions {
-  store: Store;
   log?: EngineLogger;
   /** Wall clock for bookkeeping only (created_at); detection time is always the event's own `at`. */
   now?: () => number;
   /** What adds up: each org alone (the app, the default), or one enterprise's orgs together (`analyze`). */
   scope?: ScopeMode;
+  /** Detector state kept in memory across batches, in entries, before scopes not in use are dropped. */
+  maxCachedState?: number;
+}
+
+/** What one detector found for one event, before it is folded into its finding. */
+export interface Candidate {
+  scope: string;
+  detector: string;
+  /** The draft with the severity the config fixes, if any. */
+  draft: FindingDraft;
 }
 
 interface Prepared {
@@ -38,28 +53,65 @@ interface Prepared {
 }
 
 export class Engine {
-  private readonly store: Store;
   private readonly log: EngineLogger | undefined;
   private readonly now: () => number;
   private readonly scopeMode: ScopeMode;
   /** Org → the enterprise its entries named first (`business` scope only). */
   private readonly orgBusiness = new Map<string, string>();
   private readonly prepared = new WeakMap<Config, Prepared>();
+  private readonly state: StateCache;
+  /** Members of the orgs in the batch being judged, learned from events as they pass. */
+  private directory = new BatchDirectory(new Map());
   private readonly facts: Facts;
   /** Detector id → number of times it threw. Exposed for /health and the CLI summary. */
   readonly failures = new Map<string, number>();
 
-  constructor(opts: EngineOptions) {
-    this.store = opts.store;
+  constructor(opts: EngineOptions = {}) {
     this.log = opts.log;
     this.now = opts.now ?? Date.now;
     this.scopeMode = opts.scope ?? "org";
+    this.state = new StateCache(opts.maxCachedState ?? 200_000);
     this.facts = {
-      isOrgMember: (org, login) => this.store.memberStatus(org, login)?.isMember ?? null,
+      isOrgMember: (org, login) => this.directory.get(org, login)?.isMember ?? null,
     };
   }
 
-  private prepare(config: Config): Prepared {
+  /**
+   * Loads what the batch's events can read: each scope's detector state (once; it stays cached while the
+   * engine keeps judging that scope) and the directory entries of the users they name. Call it in the
+   * batch's unit of work, before `process`.
+   */
+  async prepare(tx: Storage, events: readonly OrgEvent[]): Promise<void> {
+    const scopes = new Set<string>();
+    const logins = new Map<string, Set<string>>();
+    for (const e of events) {
+      scopes.add(this.scopeFor(e));
+      if (!e.org) continue;
+      let set = logins.get(e.org);
+      if (!set) logins.set(e.org, (set = new Set()));
+      if (e.actor) set.add(e.actor);
+      if (e.details.user) set.add(e.details.user);
+    }
+    await this.state.load(tx, scopes);
+    const known = new Map<string, Map<string, { isMember: boolean; joinedAt: number | null }>>();
+    for (const [org, set] of logins) known.set(org, await tx.directory.members(org, [...set]));
+    this.directory = new BatchDirectory(known);
+  }
+
+  /** Writes what the batch changed (detector state, members learned) in its unit of work. */
+  async writeBack(tx: Storage, expireStateBefore?: number): Promise<void> {
+    for (const m of this.directory.takeChanges()) await tx.directory.setMember(m.org, m.login, m.isMember, m.joinedAt, m.at);
+    await tx.state.write(this.state.takeChanges(), expireStateBefore);
+    if (expireStateBefore !== undefined) this.state.expireBefore(expireStateBefore);
+  }
+
+  /** The batch's unit of work was rolled back: what the engine holds in memory is no longer what is stored. */
+  forget(): void {
+    this.state.clear();
+    this.directory = new BatchDirectory(new Map());
+  }
+
+  private compiled(config: Config): Prepared {
     let p = this.prepared.get(config);
     if (!p) {
       const byAction: Prepared["byAction"] = new Map();
@@ -83,12 +135,12 @@ export class Engine {
   }
 
   /**
-   * Runs every enabled detector that reads `event.action` and records its findings. Synchronous: the
-   * caller decides the transaction boundary (one per webhook event, one per batch offline).
+   * Runs every enabled detector that reads `event.action` and answers what they found, not yet recorded.
+   * Synchronous and without a database round trip: everything it reads was loaded by `prepare`.
    */
-  process(event: OrgEvent, config: Config): RecordedFinding[] {
-    learnFacts(this.store, event);
-    const p = this.prepare(config);
+  process(event: OrgEvent, config: Config): Candidate[] {
+    learnFacts(this.directory, event);
+    const p = this.compiled(config);
     const candidates = p.byAction.get(event.action) ?? p.byAction.get(ANY_ACTION);
     if (!candidates) return [];
     // Allowlisted actors and repositories are silenced, not hidden: detectors still see their events so
@@ -96,8 +148,8 @@ export class Engine {
     // later misses), but nothing they find is recorded.
     const silenced = p.allow.actor(event.actor) || p.allow.repo(event.repo);
     // Every window, baseline and finding is kept per scope: another org's events never add up with these.
-    const scope = scopeOf(event, this.scopeMode, this.businessOf(event));
-    const out: RecordedFinding[] = [];
+    const scope = this.scopeFor(event);
+    const out: Candidate[] = [];
     for (const { detector, settings } of candidates) {
       let drafts: FindingDraft[];
       try {
@@ -105,11 +157,7 @@ export class Engine {
           settings,
           allow: p.allow,
           facts: this.facts,
-          state: {
-            get: (key) => this.store.stateGet(scope, detector.id, key),
-            set: (key, value, expiresAt) => this.store.stateSet(scope, detector.id, key, value, expiresAt),
-            delete: (key) => this.store.stateDelete(scope, detector.id, key),
-          },
+          state: this.state.view(scope, detector.id),
         };
         drafts = detector.detect(event, ctx as never);
       } catch (err) {
@@ -118,11 +166,34 @@ export class Engine {
         continue;
       }
       if (silenced) continue;
-      for (const draft of drafts) {
-        out.push(this.record(scope, detector.id, settings.severity as Severity | undefined, draft, event));
-      }
+      const fixed = settings.severity as Severity | undefined;
+      for (const draft of drafts) out.push({ scope, detector: detector.id, draft: fixed ? { ...draft, severity: fixed } : draft });
     }
     return out;
+  }
+
+  /**
+   * Folds a candidate into its finding. A finding raised once (its actor joined the org or opened their
+   * GitHub account less than 30 days before) stays one step up for every later event.
+   */
+  async record(tx: Storage, c: Candidate, event: OrgEvent): Promise<RecordedFinding> {
+    let severity = c.draft.severity;
+    let raisedReason: string | null = null;
+    const existing = await tx.findings.get(c.scope, fingerprintOf(c.detector, c.draft.subject));
+    const actor = c.draft.actor;
+    if (existing?.raisedReason) {
+      severity = raiseSeverity(severity);
+    } else if (actor) {
+      const member = event.org ? (this.directory.get(event.org, actor) ?? (await tx.directory.member(event.org, actor))) : undefined;
+      raisedReason = event.org ? newMemberReason(actor, event.org, member?.joinedAt ?? null, event.at) : null;
+      raisedReason ??= youngAccountReason(actor, (await tx.directory.account(actor))?.createdAt ?? null, event.at);
+      if (raisedReason) severity = raiseSeverity(severity);
+    }
+    return tx.findings.record(c.scope, c.detector, { ...c.draft, severity }, event, raisedReason, this.now());
+  }
+
+  private scopeFor(event: OrgEvent): string {
+    return scopeOf(event, this.scopeMode, this.businessOf(event));
   }
 
   /**
@@ -137,21 +208,5 @@ export class Engine {
       return event.business;
     }
     return org ? (this.orgBusiness.get(org) ?? null) : null;
-  }
-
-  private record(scope: string, detectorId: string, fixed: Severity | undefined, draft: FindingDraft, event: OrgEvent): RecordedFinding {
-    let severity = fixed ?? draft.severity;
-    let raisedReason: string | null = null;
-    const existing = this.store.getFinding(scope, fingerprintOf(detectorId, draft.subject));
-    if (existing?.raisedReason) {
-      severity = raiseSeverity(severity);
-    } else if (draft.actor && event.org) {
-      const joinedAt = this.store.memberStatus(event.org, draft.actor)?.joinedAt ?? null;
-      if (joinedAt !== null && event.at - joinedAt < NEW_MEMBER_DAYS * DAY && event.at >= joinedAt) {
-        severity = raiseSeverity(severity);
-        raisedReason = `${draft.actor} joined ${event.org} on ${new Date(joinedAt).toISOString().slice(0, 10)}, less than ${NEW_MEMBER_DAYS} days before`;
-      }
-    }
-    return this.store.recordFinding(scope, detectorId, { ...draft, severity }, event, raisedReason, this.now());
   }
 }

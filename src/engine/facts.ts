@@ -1,19 +1,53 @@
-// What the engine learns from events as they pass (who joined the org and when, who left), so detectors
-// and the new-member severity raise can read it synchronously from the store.
+// What the engine learns from events as they pass (who joined the org and when, who left), so detectors and
+// the new-member severity raise can read it synchronously. The engine loads the batch's users from the
+// directory before judging (BatchDirectory) and writes what it learned back in the same unit of work.
+import { actionSet } from "../events/actions.js";
 import type { OrgEvent } from "../events/types.js";
-import type { Store } from "../store/store.js";
+import type { MemberStatus } from "../store/storage.js";
 
-const JOINED = new Set(["org.add_member", "organization.member_added"]);
-const LEFT = new Set(["org.remove_member", "organization.member_removed"]);
+const JOINED = actionSet("org.add_member", "organization.member_added");
+const LEFT = actionSet("org.remove_member", "organization.member_removed");
 
-export function learnFacts(store: Store, event: OrgEvent): void {
+export interface MemberChange extends MemberStatus {
+  org: string;
+  login: string;
+  at: number;
+}
+
+/** The directory entries of one batch's users, with what the batch's events taught. */
+export class BatchDirectory {
+  private changes: MemberChange[] = [];
+
+  constructor(private readonly known: Map<string, Map<string, MemberStatus>>) {}
+
+  get(org: string, login: string): MemberStatus | undefined {
+    return this.known.get(org)?.get(login);
+  }
+
+  /** As the store's upsert: a null `joinedAt` keeps the one known. */
+  set(org: string, login: string, isMember: boolean, joinedAt: number | null, at: number): void {
+    let members = this.known.get(org);
+    if (!members) this.known.set(org, (members = new Map()));
+    const kept = joinedAt ?? members.get(login)?.joinedAt ?? null;
+    members.set(login, { isMember, joinedAt: kept });
+    this.changes.push({ org, login, isMember, joinedAt, at });
+  }
+
+  takeChanges(): MemberChange[] {
+    const out = this.changes;
+    this.changes = [];
+    return out;
+  }
+}
+
+export function learnFacts(directory: BatchDirectory, event: OrgEvent): void {
   const user = event.details.user;
   if (!event.org || !user) {
     return;
   }
-  if (JOINED.has(event.action)) store.setMember(event.org, user, true, event.at, event.at);
-  else if (LEFT.has(event.action)) store.setMember(event.org, user, false, null, event.at);
-  else if (typeof event.details.userIsOrgMember === "boolean" && !store.memberStatus(event.org, user)) {
-    store.setMember(event.org, user, event.details.userIsOrgMember, null, event.at);
+  if (JOINED.has(event.action)) directory.set(event.org, user, true, event.at, event.at);
+  else if (LEFT.has(event.action)) directory.set(event.org, user, false, null, event.at);
+  else if (typeof event.details.userIsOrgMember === "boolean" && !directory.get(event.org, user)) {
+    directory.set(event.org, user, event.details.userIsOrgMember, null, event.at);
   }
 }

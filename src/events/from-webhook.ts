@@ -2,6 +2,7 @@
 // shapes (GitHub changes them, old redeliveries keep old shapes), so every field is read defensively: an
 // unexpected shape yields fewer facts or no event at all, never an exception that would drop the delivery.
 import { createHash } from "node:crypto";
+import type { KnownAction, WebhookAction } from "./actions.js";
 import type { EventDetails, OrgEvent, Visibility } from "./types.js";
 
 export interface WebhookInput {
@@ -96,7 +97,8 @@ const REPO_EVENTS = new Set(["fork", "public", "repository", "deploy_key", "memb
 
 /** What one delivery says, before the common fields are added. */
 interface Mapped {
-  action: string;
+  /** Checked against the catalogue (actions.ts): only pass-through events may name uncatalogued actions. */
+  action: WebhookAction;
   details: EventDetails;
   visibility?: Visibility | null;
 }
@@ -123,7 +125,9 @@ function mapDelivery(name: string, payload: Obj, repo: Obj | undefined): Mapped[
     case "repository": {
       if (!action || !ACTION.test(action)) return [];
       if (action === "publicized") {
-        return [{ action: "repository.publicized", details: { previousVisibility: null }, visibility: "public" }];
+        return [
+          { action: "repository.publicized" satisfies KnownAction, details: { previousVisibility: null }, visibility: "public" },
+        ];
       }
       return [{ action: `repository.${action}`, details: {} }];
     }

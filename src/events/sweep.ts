@@ -1,10 +1,11 @@
 // Events made by the sweeps: facts exfil-monitor found by looking (a repo gone from the inventory, an org
 // setting), with no actor, location or credential behind them.
+import type { SweepAction } from "./actions.js";
 import type { EventDetails, OrgEvent, Visibility } from "./types.js";
 
 export function sweepEvent(e: {
   id: string;
-  action: string;
+  action: SweepAction;
   at: number;
   org: string;
   installationId: number | null;

@@ -64,7 +64,9 @@ export interface OrgEvent {
   /**
    * Normalized action. Audit-log vocabulary wherever GitHub has one (`repo.access`, `git.clone`,
    * `public_key.create`, `repo.add_member`); webhook-only facts use `fork`, `push`, `deploy_key.created`,
-   * `member.added`, `repository.publicized`, and so on. See docs/events.md for the full list.
+   * `member.added`, `repository.publicized`, and so on. Plain text on purpose: an audit log names hundreds
+   * of actions nobody reads and they pass through. The names anything reads are catalogued in actions.ts
+   * (`KnownAction`); compare through its helpers so that a misspelt name fails to compile.
    */
   action: string;
   /** Epoch milliseconds. */

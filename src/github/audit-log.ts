@@ -11,7 +11,7 @@ import { parseTimestamp } from "../events/time.js";
 import type { OrgEvent } from "../events/types.js";
 import type { Logger } from "../log.js";
 import type { OctokitLike, OctokitResponse } from "./octokit.js";
-import type { AuditLogPosition, Store } from "../store/store.js";
+import type { AuditLogPosition, Storage } from "../store/storage.js";
 import { createAuditLogLimiter, GiveUpError, httpFailure, isRateLimited, withRetries } from "./limiter.js";
 
 const SECOND = 1000;
@@ -39,7 +39,7 @@ export interface AuditLogNotice {
 }
 
 export interface AuditLogPollerOptions {
-  store: Store;
+  storage: Storage;
   log: PollLogger;
   now?: () => number;
   /** Share one limiter between every poller of the process (see createAuditLogLimiter). */
@@ -100,7 +100,7 @@ function isoSecond(ms: number): string {
 }
 
 export class AuditLogPoller {
-  private readonly store: Store;
+  private readonly storage: Storage;
   private readonly log: PollLogger;
   private readonly now: () => number;
   private readonly limiter: Bottleneck;
@@ -112,7 +112,7 @@ export class AuditLogPoller {
   private readonly running = new Set<string>();
 
   constructor(opts: AuditLogPollerOptions) {
-    this.store = opts.store;
+    this.storage = opts.storage;
     this.log = opts.log;
     this.now = opts.now ?? Date.now;
     this.limiter = opts.limiter ?? createAuditLogLimiter();
@@ -133,8 +133,8 @@ export class AuditLogPoller {
     }
   }
 
-  private save(pos: AuditLogPosition): void {
-    this.store.saveAuditLogPosition(pos, this.now());
+  private save(pos: AuditLogPosition, storage: Storage = this.storage): Promise<void> {
+    return storage.cursors.saveAuditLog(pos, this.now());
   }
 
   private async sendNotice(n: AuditLogNotice): Promise<boolean> {
@@ -149,7 +149,7 @@ export class AuditLogPoller {
 
   private async pollOnce(org: string, installationId: number, octokit: OctokitLike): Promise<PollResult> {
     const started = this.now();
-    let pos: AuditLogPosition = this.store.auditLogPosition(org) ?? {
+    let pos: AuditLogPosition = (await this.storage.cursors.auditLog(org)) ?? {
       org,
       installationId,
       createdAt: null,
@@ -186,7 +186,7 @@ export class AuditLogPoller {
         });
         if (sent) {
           pos = { ...pos, gapNotice: key };
-          this.save(pos);
+          await this.save(pos);
         }
       }
     }
@@ -231,27 +231,31 @@ export class AuditLogPoller {
         return { status: "error", events: delivered, pages };
       }
 
-      const fresh: OrgEvent[] = [];
-      this.store.transaction(() => {
-        for (const entry of res.data as unknown[]) {
-          const docId = documentIdOf(entry);
-          if (docId !== null && boundary.has(docId)) continue;
-          const created = createdOf(entry);
-          if (created !== null) {
-            const sec = floorSecond(created);
-            if (boundarySecond === null || sec > boundarySecond) {
-              boundarySecond = sec;
-              boundary.clear();
-            }
-            if (sec === boundarySecond && docId !== null) boundary.add(docId);
-            if (pos.createdAt === null || created > pos.createdAt) pos = { ...pos, createdAt: created };
+      const events: OrgEvent[] = [];
+      for (const entry of res.data as unknown[]) {
+        const docId = documentIdOf(entry);
+        if (docId !== null && boundary.has(docId)) continue;
+        const created = createdOf(entry);
+        if (created !== null) {
+          const sec = floorSecond(created);
+          if (boundarySecond === null || sec > boundarySecond) {
+            boundarySecond = sec;
+            boundary.clear();
           }
-          const event = fromAuditLog(entry, { installationId, org });
-          if (event && this.store.addEvent(event)) fresh.push(event);
+          if (sec === boundarySecond && docId !== null) boundary.add(docId);
+          if (pos.createdAt === null || created > pos.createdAt) pos = { ...pos, createdAt: created };
         }
-        pos = { ...pos, boundaryIds: [...boundary] };
-        this.save(pos);
+        const event = fromAuditLog(entry, { installationId, org });
+        if (event) events.push(event);
+      }
+      pos = { ...pos, boundaryIds: [...boundary] };
+      // The page's events and the position after them are stored together: a crash leaves both or neither.
+      const added = await this.storage.unitOfWork(async (tx) => {
+        const answers = await tx.events.add(events);
+        await this.save(pos, tx);
+        return answers;
       });
+      const fresh = events.filter((_, i) => added[i]);
 
       if (fresh.length > 0) {
         try {
@@ -269,7 +273,7 @@ export class AuditLogPoller {
     }
 
     pos = { ...pos, lastSuccessAt: this.now(), unavailableAt: null, unavailableReason: null };
-    this.save(pos);
+    await this.save(pos);
     return { status: "ok", events: delivered, pages };
   }
 
@@ -302,7 +306,7 @@ export class AuditLogPoller {
       // Without a delivered notice nobody would know: ask again on the next poll rather than stay silent.
       if (!sent) return { status: "unavailable", events, pages };
     }
-    this.save({ ...pos, unavailableAt: this.now(), unavailableReason: reason.slice(0, 500) });
+    await this.save({ ...pos, unavailableAt: this.now(), unavailableReason: reason.slice(0, 500) });
     return { status: "unavailable", events, pages };
   }
 }

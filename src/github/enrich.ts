@@ -2,13 +2,13 @@
 // run. Today: whether a user given access to a repository belongs to the org (the member webhook does not
 // say). A lookup that fails leaves the fact unknown; enrichment never stops an event from being processed.
 import type { OrgEvent } from "../events/types.js";
-import type { Store } from "../store/store.js";
+import type { Storage } from "../store/storage.js";
 import type { OctokitLike } from "./octokit.js";
 
 export interface EnrichDeps {
   /** An installation-authenticated Octokit (only `request` is used). */
   octokit: OctokitLike;
-  store: Store;
+  storage: Pick<Storage, "directory">;
   /** Epoch ms, recorded as the time the membership was learned. */
   now: number;
   /** Told about lookups that failed for another reason than "not a member" (permissions, rate limits). */
@@ -51,13 +51,13 @@ export async function enrichEvent(event: OrgEvent, deps: EnrichDeps): Promise<Or
   if (!MEMBERSHIP_ACTIONS.has(event.action) || !event.org || !user) return event;
   if (typeof event.details.userIsOrgMember === "boolean") return event;
 
-  const known = deps.store.memberStatus(event.org, user);
+  const known = await deps.storage.directory.member(event.org, user);
   let isMember: boolean | null;
   if (known) {
     isMember = known.isMember;
   } else {
     isMember = await lookUpMembership(deps, event.org, user);
-    if (isMember !== null) deps.store.setMember(event.org, user, isMember, null, deps.now);
+    if (isMember !== null) await deps.storage.directory.setMember(event.org, user, isMember, null, deps.now);
   }
   return { ...event, details: { ...event.details, userIsOrgMember: isMember } };
 }

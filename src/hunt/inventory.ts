@@ -7,17 +7,17 @@
 // old repository changes only a later page. The first sweep of an org records a baseline and reports nothing.
 //
 // Crash safety: the inventory is saved before the events are handed back, so an event lost between the two
-// is rebuilt from the stored row by a later sweep (for a week) until the store holds it.
+// is rebuilt from the stored row by a later sweep (for a week) until the storage holds it.
 import type { OrgEvent, Visibility } from "../events/types.js";
 import { sweepEvent } from "../events/sweep.js";
 import type { OctokitLike } from "../github/octokit.js";
-import type { InventoryListing, InventoryRepo, Store } from "../store/store.js";
+import type { InventoryListing, InventoryRepo, Storage } from "../store/storage.js";
 
 export type { OctokitLike };
 
 export interface SweepDeps {
   octokit: OctokitLike;
-  store: Store;
+  storage: Storage;
   org: string;
   installationId: number;
   /** Epoch ms of this sweep: the time of the events it makes. */
@@ -33,7 +33,7 @@ const DAY = 24 * 60 * 60 * 1000;
  * access, not a hundred transfers; the rest wait for the next sweeps rather than spend the rate limit now.
  */
 const MAX_LOOKUPS = 100;
-/** How long an event lost before it reached the store is rebuilt by later sweeps. */
+/** How long an event lost before it reached the storage is rebuilt by later sweeps. */
 const REEMIT_FOR = 7 * DAY;
 
 interface InventoryRecord {
@@ -215,10 +215,10 @@ function missingEvent(
 
 /** Lists the org's repositories and returns one `sweep.repo_missing` event per repository gone since last time. */
 export async function sweepInventory(deps: SweepDeps): Promise<OrgEvent[]> {
-  const { store, org, now } = deps;
+  const { storage, org, now } = deps;
   const key = `inventory:${org.toLowerCase()}`;
-  const record = store.sweepState<InventoryRecord>(key);
-  const known = store.repoInventory(org);
+  const record = await storage.sweeps.state<InventoryRecord>(key);
+  const known = await storage.sweeps.inventory(org);
   const storedEtags = record && Array.isArray(record.etags) ? record.etags : [];
 
   const listing = await listRepos(deps, storedEtags);
@@ -246,18 +246,18 @@ export async function sweepInventory(deps: SweepDeps): Promise<OrgEvent[]> {
         }
       }
     }
-    store.transaction(() => {
-      store.saveRepoInventory(org, [...seen.values()], goneIds, now);
+    await storage.unitOfWork(async (tx) => {
+      await tx.sweeps.saveInventory(org, [...seen.values()], goneIds, now);
       // An undecided repository must be looked at again next time, so no ETag may short-cut that sweep.
-      store.saveSweepState(key, { etags: undecided ? [] : listing.etags, at: now } satisfies InventoryRecord, now);
+      await tx.sweeps.saveState(key, { etags: undecided ? [] : listing.etags, at: now } satisfies InventoryRecord, now);
     });
   }
 
   const events: OrgEvent[] = [];
-  for (const repo of store.repoInventory(org)) {
+  for (const repo of await storage.sweeps.inventory(org)) {
     if (repo.goneAt === null || now - repo.goneAt > REEMIT_FOR) continue;
     const event = missingEvent(deps, repo, repo.goneAt, moved.get(repo.id));
-    if (!store.hasEvent(event.id)) events.push(event);
+    if (!(await storage.events.has(event.id))) events.push(event);
   }
   return events;
 }

@@ -5,7 +5,7 @@
 //
 // Event ids are `sweep:org_settings:<org>:<hash of the values>:<change number>`: an unchanged setting never
 // makes a new event, and a setting turned off and on again is still a new one. The record is saved before
-// the event is handed back; a later sweep rebuilds the event if it never reached the store.
+// the event is handed back; a later sweep rebuilds the event if it never reached the storage.
 import { sweepEvent } from "../events/sweep.js";
 import { createHash } from "node:crypto";
 import type { OrgEvent } from "../events/types.js";
@@ -77,9 +77,9 @@ function usable(raw: unknown): SettingsRecord | null {
 
 /** Reads the org's settings and returns a `sweep.org_settings` event when they changed (or on the first read). */
 export async function sweepOrgSettings(deps: SweepDeps): Promise<OrgEvent[]> {
-  const { store, org, now } = deps;
+  const { storage, org, now } = deps;
   const key = `org_settings:${org.toLowerCase()}`;
-  const stored = usable(store.sweepState<unknown>(key));
+  const stored = usable(await storage.sweeps.state<unknown>(key));
 
   const read = await readOrg(deps, stored?.etag ?? null);
   let current: SettingsRecord;
@@ -93,12 +93,12 @@ export async function sweepOrgSettings(deps: SweepDeps): Promise<OrgEvent[]> {
       stored && stored.hash === hash
         ? { ...stored, etag: read.etag }
         : { etag: read.etag, values: read.values, hash, seq: (stored?.seq ?? 0) + 1, at: now };
-    store.saveSweepState(key, current, now);
+    await storage.sweeps.saveState(key, current, now);
   }
 
   if (Object.keys(current.values).length === 0) return [];
   const id = `sweep:org_settings:${org}:${current.hash}:${current.seq}`;
-  if (store.hasEvent(id)) return [];
+  if (await storage.events.has(id)) return [];
   return [
     sweepEvent({
       id,

@@ -1,11 +1,12 @@
 // The one path from normalized events to findings. Webhook intake, the audit-log poller and the sweeps (through
 // the runtime's queue), `analyze` and the demo all judge their events here, so the same events are judged the
-// same way wherever they came from: one transaction per batch holding the batch's dedup records, findings and
-// detector state together.
+// same way wherever they came from: one unit of work per batch holding the batch's dedup records, findings and
+// detector state together. A batch costs a handful of storage calls (dedup, state and directory loads, state
+// write-back) plus one per finding; the detectors themselves never wait for the database.
 import type { Config } from "../config/schema.js";
 import type { Engine } from "../engine/engine.js";
 import type { OrgEvent } from "../events/types.js";
-import type { RecordedFinding, Store } from "../store/store.js";
+import type { RecordedFinding, Storage } from "../store/storage.js";
 
 export interface JudgeItem {
   event: OrgEvent;
@@ -13,7 +14,8 @@ export interface JudgeItem {
 }
 
 export interface JudgeOptions {
-  store: Store;
+  /** The storage, or the unit of work the batch joins (webhook intake records its deliveries in the same one). */
+  storage: Storage;
   engine: Engine;
   /**
    * How an event is known as judged. `queued`: it was stored on arrival (the app's queue, which survives a
@@ -40,26 +42,39 @@ export interface JudgeResult {
   recorded: RecordedFinding[];
 }
 
-export function judgeBatch(items: readonly JudgeItem[], opts: JudgeOptions): JudgeResult {
-  const { store, engine } = opts;
+export async function judgeBatch(items: readonly JudgeItem[], opts: JudgeOptions): Promise<JudgeResult> {
+  const { engine } = opts;
   const result: JudgeResult = { judged: 0, duplicates: 0, recorded: [] };
-  store.transaction(() => {
-    for (const { event, config } of items) {
+  try {
+    await opts.storage.unitOfWork(async (tx) => {
+      const events = items.map((i) => i.event);
       const fresh =
-        opts.record === "seen" ? store.markSeen(event.id, event.at) : opts.record === "stored" ? store.addEvent(event, true) : true;
-      if (!fresh) {
-        result.duplicates++;
-        continue;
+        opts.record === "seen"
+          ? await tx.events.markSeen(events)
+          : opts.record === "stored"
+            ? await tx.events.add(events, { processed: true })
+            : events.map(() => true);
+      const todo = items.filter((_, i) => fresh[i]);
+      result.duplicates = items.length - todo.length;
+      await engine.prepare(
+        tx,
+        todo.map((i) => i.event),
+      );
+      for (const { event, config } of todo) {
+        try {
+          for (const c of engine.process(event, config)) result.recorded.push(await engine.record(tx, c, event));
+        } catch (err) {
+          opts.onEventError(event, err);
+        }
+        result.judged++;
       }
-      try {
-        result.recorded.push(...engine.process(event, config));
-      } catch (err) {
-        opts.onEventError(event, err);
-      }
-      result.judged++;
-      if (opts.record === "queued") store.markProcessed(event.id);
-    }
-    store.flushState(opts.expireStateBefore);
-  });
+      if (opts.record === "queued") await tx.events.markProcessed(events.map((e) => e.id));
+      await engine.writeBack(tx, opts.expireStateBefore);
+    });
+  } catch (err) {
+    // Rolled back: the state the engine changed in memory for this batch was never stored.
+    engine.forget();
+    throw err;
+  }
   return result;
 }

@@ -1,49 +1,17 @@
-// Opens the SQLite database in exactly one place, with the pragmas the app relies on, and brings its schema
-// up to date. A database written by a newer version of exfil-monitor is refused rather than guessed at.
-import fs from "node:fs";
-import path from "node:path";
-import Database from "better-sqlite3";
-import { MIGRATIONS } from "./migrations/index.js";
+// Where the rest of the app gets its storage: the one place that picks a backend. Only SQLite exists so far
+// (a file path, or ":memory:"); everything outside src/store sees the Storage interface and nothing else.
+import { MEMORY } from "./sqlite/open.js";
+import { openSqliteStorage, type SqliteStorageOptions } from "./sqlite/storage.js";
+import type { Storage } from "./storage.js";
 
-export type Db = Database.Database;
+export { MEMORY };
 
-export const MEMORY = ":memory:";
-
-export function openDatabase(file: string): Db {
-  if (file !== MEMORY) fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const db = new Database(file);
-  try {
-    if (file !== MEMORY) db.pragma("journal_mode = WAL");
-    // NORMAL with WAL survives a process crash (kill -9): only an OS crash can lose the last commits.
-    db.pragma("synchronous = NORMAL");
-    db.pragma("foreign_keys = ON");
-    db.pragma("busy_timeout = 5000");
-    migrate(db);
-  } catch (err) {
-    db.close();
-    throw err;
-  }
-  return db;
+export interface OpenStorageOptions {
+  /** SQLite: checkpoint the WAL in a worker thread (the long-running app) or inline (the CLI). */
+  checkpoints?: SqliteStorageOptions["checkpoints"];
 }
 
-export function schemaVersion(db: Db): number {
-  return db.pragma("user_version", { simple: true }) as number;
-}
-
-export function migrate(db: Db): void {
-  const latest = MIGRATIONS.at(-1)?.version ?? 0;
-  const current = schemaVersion(db);
-  if (current > latest) {
-    throw new Error(
-      `The database is at schema version ${current}, newer than this exfil-monitor (${latest}). ` +
-        "Upgrade exfil-monitor, or point DATABASE_PATH at another file.",
-    );
-  }
-  for (const m of MIGRATIONS) {
-    if (m.version <= current) continue;
-    db.transaction(() => {
-      db.exec(m.up);
-      db.pragma(`user_version = ${m.version}`);
-    })();
-  }
+/** Opens (and migrates) the storage at `location`: a SQLite file path, or ":memory:". */
+export function openStorage(location: string, opts: OpenStorageOptions = {}): Storage {
+  return openSqliteStorage(location, opts);
 }

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { fenced, fingerprintMarker, renderComment, renderIssue, renderNotice, shownSeq } from "../../src/alerts/render.js";
 import { personalFork } from "../../src/detectors/personal-fork.js";
 import type { Detector } from "../../src/detectors/types.js";
-import type { EvidenceRow, FindingRow } from "../../src/store/store.js";
+import type { EvidenceRow, FindingRow } from "../../src/store/storage.js";
 import { DAY, MINUTE, T0, makeConfig } from "../helpers/engine.js";
 import { ALL, escaped, name } from "../helpers/invisible.js";
 

@@ -5,8 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { readEnv } from "../../src/config/env.js";
 import { createApp } from "../../src/index.js";
 import type { Runtime } from "../../src/app/runtime.js";
-import { MEMORY } from "../../src/store/open.js";
-import { Store } from "../../src/store/store.js";
+import { MEMORY } from "../../src/store/sqlite/open.js";
+import { openSqliteStorage, type SqliteStorage } from "../../src/store/sqlite/storage.js";
 import { T0 } from "../helpers/engine.js";
 import { webhookFixture } from "../helpers/examples.js";
 import { testPrivateKey } from "../helpers/app-process.js";
@@ -17,7 +17,7 @@ const ORG = "Octocoders";
 const CONFIG_PATH = `/repos/${ORG}/.github/contents/.github%2Fexfil-monitor.yml`;
 const ALERTS = `/repos/${ORG}/security-alerts`;
 
-let store: Store;
+let storage: SqliteStorage;
 let runtime: Runtime;
 let probot: Probot;
 let unmatched: string[];
@@ -29,7 +29,7 @@ function onNoMatch(req: { method?: string; path?: string }) {
 beforeEach(async () => {
   unmatched = [];
   nock.emitter.on("no match", onNoMatch);
-  store = Store.open(MEMORY);
+  storage = openSqliteStorage(MEMORY);
   probot = new Probot({
     appId: 1,
     privateKey: testPrivateKey(),
@@ -39,7 +39,7 @@ beforeEach(async () => {
   });
   await probot.load(
     createApp({
-      store,
+      storage,
       env: readEnv({}),
       jobs: false,
       alertWriteSpacingMs: 0,
@@ -52,7 +52,7 @@ beforeEach(async () => {
 afterEach(async () => {
   await runtime.idle();
   nock.emitter.removeListener("no match", onNoMatch);
-  store.close();
+  await storage.close();
 });
 
 function configFile(yaml: string | null) {
@@ -105,8 +105,8 @@ describe("a fork of a private repository into a personal account", () => {
     expect(created).toHaveLength(1);
     expect(created[0]!.labels).toEqual(expect.arrayContaining(["exfil-monitor", "severity:high", "detector:personal-fork"]));
     expect(created[0]!.title).toContain("HIGH");
-    expect(store.listFindings()).toHaveLength(1);
-    expect(store.listFindings()[0]).toMatchObject({ issueNumber: 7, detector: "personal-fork" });
+    expect(await storage.findings.list()).toHaveLength(1);
+    expect((await storage.findings.list())[0]).toMatchObject({ issueNumber: 7, detector: "personal-fork" });
   });
 
   it("files nothing new for the same delivery again or the same incident under a new delivery id", async () => {
@@ -121,8 +121,8 @@ describe("a fork of a private repository into a personal account", () => {
 
     expect(unmatched).toEqual([]);
     expect(runtime.counters).toMatchObject({ deliveries: 2, duplicates: 1 });
-    const [finding] = store.listFindings();
-    expect(store.listFindings()).toHaveLength(1);
+    const [finding] = await storage.findings.list();
+    expect(await storage.findings.list()).toHaveLength(1);
     expect(finding!.issueNumber).toBe(7);
   });
 
@@ -139,7 +139,7 @@ describe("a fork of a private repository into a personal account", () => {
     await runtime.alerts.flush();
     expect(unmatched.filter((r) => r.startsWith("POST /repos"))).toEqual([]);
     expect(created.map((c) => c.labels)).toEqual([["exfil-monitor", "config-change"]]);
-    expect(store.listFindings()[0]?.issueNumber).toBeNull();
+    expect((await storage.findings.list())[0]?.issueNumber).toBeNull();
     nock.cleanAll();
   });
 });
@@ -206,7 +206,7 @@ describe("an alerts repository that errors", () => {
     nock(API).get(ALERTS).reply(502, { message: "Bad Gateway" });
 
     await receive("fork.private-org-to-user", "delivery-1");
-    expect(store.listFindings()[0]?.issueNumber).toBeNull();
+    expect((await storage.findings.list())[0]?.issueNumber).toBeNull();
 
     nock(API)
       .get(ALERTS)
@@ -218,6 +218,6 @@ describe("an alerts repository that errors", () => {
 
     expect(nock.pendingMocks()).toEqual([]);
     expect(unmatched).toEqual([]);
-    expect(store.listFindings()[0]?.issueNumber).toBe(3);
+    expect((await storage.findings.list())[0]?.issueNumber).toBe(3);
   });
 });

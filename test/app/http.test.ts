@@ -8,8 +8,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { readEnv } from "../../src/config/env.js";
 import { createApp } from "../../src/index.js";
 import type { Runtime } from "../../src/app/runtime.js";
-import { MEMORY } from "../../src/store/open.js";
-import { Store } from "../../src/store/store.js";
+import { MEMORY } from "../../src/store/sqlite/open.js";
+import { openSqliteStorage, type SqliteStorage } from "../../src/store/sqlite/storage.js";
+import type { Storage } from "../../src/store/storage.js";
 import { deliver, sign, testPrivateKey, WEBHOOK_SECRET } from "../helpers/app-process.js";
 import { allExamples, examplePayload, webhookFixture } from "../helpers/examples.js";
 import { TestProbotOctokit } from "../helpers/github.js";
@@ -17,12 +18,32 @@ import { rawPost } from "../helpers/raw-http.js";
 
 let server: http.Server;
 let url: string;
-let store: Store;
+let storage: SqliteStorage;
 let runtime: Runtime;
 let probot: Probot;
 
+/** Deliveries the app has recorded, counted as its units of work record them (every delivery is recorded in one). */
+let recorded = 0;
+
+/** Hands every unit of work of `s` a changed `tx` (a repository that fails, say). */
+function alterUnits(s: Storage, alter: (tx: Storage) => Storage): void {
+  const original = s.unitOfWork.bind(s);
+  s.unitOfWork = (fn) => original((tx) => fn(alter(tx)));
+}
+
 beforeAll(async () => {
-  store = Store.open(MEMORY);
+  storage = openSqliteStorage(MEMORY);
+  alterUnits(storage, (tx) => ({
+    ...tx,
+    deliveries: {
+      ...tx.deliveries,
+      record: async (d) => {
+        const fresh = await tx.deliveries.record(d);
+        if (fresh) recorded += 1;
+        return fresh;
+      },
+    },
+  }));
   probot = new Probot({
     appId: 1,
     privateKey: testPrivateKey(),
@@ -31,7 +52,7 @@ beforeAll(async () => {
     Octokit: TestProbotOctokit,
   });
   const middleware = await createNodeMiddleware(
-    createApp({ store, env: readEnv({ WEBHOOK_SECRET }), jobs: false, alertWriteSpacingMs: 0, onRuntime: (r) => (runtime = r) }),
+    createApp({ storage, env: readEnv({ WEBHOOK_SECRET }), jobs: false, alertWriteSpacingMs: 0, onRuntime: (r) => (runtime = r) }),
     { probot },
   );
   server = http.createServer((req, res) => {
@@ -44,11 +65,11 @@ beforeAll(async () => {
 afterAll(async () => {
   await runtime.idle();
   await new Promise((resolve) => server.close(resolve));
-  store.close();
+  await storage.close();
 });
 
 function deliveryCount(): number {
-  return (store.db.prepare("SELECT count(*) AS n FROM deliveries").get() as { n: number }).n;
+  return recorded;
 }
 
 describe("webhook signatures", () => {
@@ -68,15 +89,19 @@ describe("webhook signatures", () => {
     expect(unsigned.status).toBeLessThan(500);
 
     expect(deliveryCount()).toBe(before);
-    expect(store.listFindings()).toEqual([]);
+    expect(await storage.deliveries.bodySha256("forged-1")).toBeUndefined();
+    expect(await storage.deliveries.bodySha256("unsigned-1")).toBeUndefined();
+    expect(await storage.findings.list()).toEqual([]);
   });
 
   it("accepts the same delivery correctly signed", async () => {
+    const before = deliveryCount();
     const { name, payload } = webhookFixture("fork.private-org-to-user");
     const res = await deliver(url, name, "signed-1", payload);
     expect(res.status).toBe(200);
     await runtime.idle();
-    expect(store.listFindings().map((f) => f.detector)).toEqual(["personal-fork"]);
+    expect(deliveryCount()).toBe(before + 1);
+    expect((await storage.findings.list()).map((f) => f.detector)).toEqual(["personal-fork"]);
   });
 });
 
@@ -105,11 +130,9 @@ describe("GET /health", () => {
   });
 
   it("answers 503 naming the problem when the database is not usable", async () => {
-    const prepare = vi.spyOn(store.db, "prepare").mockImplementation(() => {
-      throw new Error("SQLITE_IOERR: disk I/O error");
-    });
+    const ping = vi.spyOn(storage, "ping").mockRejectedValue(new Error("SQLITE_IOERR: disk I/O error"));
     const res = await fetch(`${url}/health`);
-    prepare.mockRestore();
+    ping.mockRestore();
     expect(res.status).toBe(503);
     expect(await res.json()).toMatchObject({ status: "error", database: expect.stringContaining("SQLITE_IOERR") });
   });
@@ -146,9 +169,12 @@ describe("what GitHub never sends", () => {
       expect((await post({ ...good, "x-github-delivery": "log-1", "x-hub-signature-256": sign(body, "not-the-secret") }, body)).status).toBe(400);
       const unparsable = `${marker}{`;
       expect((await post({ ...good, "x-github-delivery": "log-2", "x-hub-signature-256": sign(unparsable) }, unparsable)).status).toBe(400);
-      const failing = vi.spyOn(store, "recordDelivery").mockImplementation(() => {
-        throw new Error("SQLITE_FULL: database or disk is full");
-      });
+      const counting = storage.unitOfWork.bind(storage);
+      const failing = vi
+        .spyOn(storage, "unitOfWork")
+        .mockImplementation((fn) =>
+          counting((tx) => fn({ ...tx, deliveries: { ...tx.deliveries, record: () => Promise.reject(new Error("SQLITE_FULL: database or disk is full")) } })),
+        );
       try {
         expect((await post({ ...good, "x-github-delivery": "log-3", "x-hub-signature-256": sign(body) }, body)).status).toBe(500);
       } finally {
@@ -210,15 +236,15 @@ describe("a delivery id seen again", () => {
       expect((await send("again-1", bodyA)).status).toBe(200);
     });
     expect(logs.filter((l) => l.level === "warn")).toEqual([]);
-    expect(store.deliveryBodySha256("again-1")).toBe(sha256(bodyA));
-    expect(store.deliveryConflicts().filter((c) => c.deliveryId === "again-1")).toEqual([]);
+    expect(await storage.deliveries.bodySha256("again-1")).toBe(sha256(bodyA));
+    expect((await storage.deliveries.conflicts()).filter((c) => c.deliveryId === "again-1")).toEqual([]);
   });
 
   it("with a different body is logged at warn with both body hashes and kept as evidence, not processed", async () => {
     let eventsAfterFirst = 0;
     const logs = await logsDuring(async () => {
       expect((await send("again-2", bodyA)).status).toBe(200);
-      eventsAfterFirst = store.countEvents();
+      eventsAfterFirst = await storage.events.count();
       expect((await send("again-2", bodyB)).status).toBe(200);
       expect((await send("again-2", bodyB)).status).toBe(200);
     });
@@ -229,7 +255,7 @@ describe("a delivery id seen again", () => {
       expect(w.text).toContain(`"firstSha256":"${sha256(bodyA)}"`);
       expect(w.text).toContain(`"sha256":"${sha256(bodyB)}"`);
     }
-    expect(store.deliveryConflicts().filter((c) => c.deliveryId === "again-2")).toEqual([
+    expect((await storage.deliveries.conflicts()).filter((c) => c.deliveryId === "again-2")).toEqual([
       expect.objectContaining({
         name: "push",
         firstBodySha256: sha256(bodyA),
@@ -240,7 +266,7 @@ describe("a delivery id seen again", () => {
       }),
     ]);
     // The different body's events were not stored.
-    expect(store.countEvents()).toBe(eventsAfterFirst);
+    expect(await storage.events.count()).toBe(eventsAfterFirst);
     expect(runtime.counters.conflicts).toBe(2);
   });
 });

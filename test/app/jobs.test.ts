@@ -8,24 +8,24 @@ import { Jobs } from "../../src/app/jobs.js";
 import { Runtime } from "../../src/app/runtime.js";
 import { AuditLogPoller } from "../../src/github/audit-log.js";
 import type { OctokitLike } from "../../src/github/octokit.js";
-import { MEMORY } from "../../src/store/open.js";
-import { Store } from "../../src/store/store.js";
+import { MEMORY } from "../../src/store/sqlite/open.js";
+import { openSqliteStorage, type SqliteStorage } from "../../src/store/sqlite/storage.js";
 import { T0 } from "../helpers/engine.js";
 import { silentLog } from "../helpers/github.js";
 
 const API = "https://api.github.com";
 
-let store: Store;
+let storage: SqliteStorage;
 let runtime: Runtime;
 let jobs: Jobs;
 
 beforeEach(() => {
-  store = Store.open(MEMORY);
+  storage = openSqliteStorage(MEMORY);
   const octokit = new Octokit({ auth: "ghs_test" }) as unknown as OctokitLike;
   const octokitFor = async () => octokit;
-  runtime = new Runtime({ store, log: silentLog, octokitFor, now: () => T0, alertWriteSpacingMs: 0 });
+  runtime = new Runtime({ storage, log: silentLog, octokitFor, now: () => T0, alertWriteSpacingMs: 0 });
   const poller = new AuditLogPoller({
-    store,
+    storage,
     log: silentLog,
     now: () => T0,
     limiter: new Bottleneck(),
@@ -46,7 +46,7 @@ beforeEach(() => {
 
 afterEach(async () => {
   await runtime.idle();
-  store.close();
+  await storage.close();
 });
 
 describe("a polling pass over an org", () => {
@@ -92,7 +92,7 @@ describe("a polling pass over an org", () => {
     expect(gh.pendingMocks()).toEqual([]);
     expect(filed).toHaveLength(1);
     expect(filed[0]!.labels).toEqual(expect.arrayContaining(["detector:repo-made-public", "severity:high"]));
-    expect(store.listFindings().map((f) => [f.fingerprint, f.issueNumber])).toEqual([["repo-made-public:acme/payments", 12]]);
+    expect((await storage.findings.list()).map((f) => [f.fingerprint, f.issueNumber])).toEqual([["repo-made-public:acme/payments", 12]]);
   });
 });
 

@@ -4,8 +4,8 @@ import nock from "nock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ConfigService, problemSetKey, type ConfigProblemNotice } from "../../src/config/service.js";
 import { defaultConfig } from "../../src/config/schema.js";
-import { MEMORY } from "../../src/store/open.js";
-import { Store } from "../../src/store/store.js";
+import { MEMORY } from "../../src/store/sqlite/open.js";
+import { openSqliteStorage } from "../../src/store/sqlite/storage.js";
 import { MINUTE, T0 } from "../helpers/engine.js";
 import { webhookFixture } from "../helpers/examples.js";
 import { silentLog, testOctokit } from "../helpers/github.js";
@@ -20,7 +20,7 @@ function file(text: string) {
 function setup(opts: { failReports?: number } = {}) {
   let failReports = opts.failReports ?? 0;
   let now = T0;
-  const store = Store.open(MEMORY);
+  const storage = openSqliteStorage(MEMORY);
   const notices: ConfigProblemNotice[] = [];
   const logs: { level: string; obj: object; msg?: string }[] = [];
   const log = {
@@ -31,7 +31,7 @@ function setup(opts: { failReports?: number } = {}) {
   };
   const installations: number[] = [];
   const service = new ConfigService({
-    store,
+    storage,
     log,
     now: () => now,
     octokitFor: async (installationId) => {
@@ -47,7 +47,7 @@ function setup(opts: { failReports?: number } = {}) {
     },
   });
   return {
-    store,
+    storage,
     service,
     notices,
     logs,
@@ -88,7 +88,7 @@ describe("ConfigService", () => {
 
     expect(first.mode).toBe("dry-run");
     expect(second).toBe(first);
-    expect(t.store.goodConfig("acme")?.yaml).toBe(text);
+    expect((await t.storage.notices.goodConfig("acme"))?.yaml).toBe(text);
     expect(scope.isDone()).toBe(true);
   });
 
@@ -168,7 +168,7 @@ describe("ConfigService", () => {
 
   it("uses the last good config saved by an earlier run", async () => {
     const t = setup();
-    t.store.saveGoodConfig("acme", "mode: dry-run\n", T0 - 60 * MINUTE);
+    await t.storage.notices.saveGoodConfig("acme", "mode: dry-run\n", T0 - 60 * MINUTE);
     const scope = nock(API).get(FILE_PATH).reply(200, file("mode: loud\n"));
     expect((await t.service.get("acme", 7)).mode).toBe("dry-run");
     expect(t.notices).toHaveLength(1);
@@ -256,9 +256,9 @@ describe("ConfigService", () => {
     expect(scope.isDone()).toBe(true);
   });
 
-  it("uses the last good config from the store on a fetch error after a restart", async () => {
+  it("uses the last good config from the storage on a fetch error after a restart", async () => {
     const t = setup();
-    t.store.saveGoodConfig("acme", "mode: dry-run\n", T0 - 60 * MINUTE);
+    await t.storage.notices.saveGoodConfig("acme", "mode: dry-run\n", T0 - 60 * MINUTE);
     const scope = nock(API).get(FILE_PATH).reply(500, { message: "boom" });
     expect((await t.service.get("acme", 7)).mode).toBe("dry-run");
     expect(t.notices).toEqual([]);
@@ -266,9 +266,9 @@ describe("ConfigService", () => {
   });
 
   it("never throws, even when no installation token can be had", async () => {
-    const store = Store.open(MEMORY);
+    const storage = openSqliteStorage(MEMORY);
     const service = new ConfigService({
-      store,
+      storage,
       log: silentLog,
       now: () => T0,
       octokitFor: async () => {
@@ -315,7 +315,7 @@ describe("ConfigService and a change that watches less", () => {
 
   it("files one notice naming the pusher, the commit and each change, before the version becomes the last good one", async () => {
     const t = setup();
-    t.store.saveGoodConfig("acme", "mode: alert\nalerts:\n  mention: [acme/security]\n", T0 - 60 * MINUTE);
+    await t.storage.notices.saveGoodConfig("acme", "mode: alert\nalerts:\n  mention: [acme/security]\n", T0 - 60 * MINUTE);
     const weakened = "mode: dry-run\nalerts:\n  mention: [acme/security]\nallow:\n  actors: [mallory]\n";
     const scope = nock(API).get(FILE_PATH).reply(200, file(weakened));
 
@@ -333,7 +333,7 @@ describe("ConfigService and a change that watches less", () => {
     expect(n!.body).toContain("- `mode` changed from `alert` to `dry-run`: findings are only logged, no issue is filed");
     expect(n!.body).toContain("- `allow.actors`: `mallory` added (whatever it matches is no longer reported)");
     expect(n!.body).toContain("cc @acme/security");
-    expect(t.store.goodConfig("acme")).toEqual({ yaml: weakened, savedAt: T0 });
+    expect(await t.storage.notices.goodConfig("acme")).toEqual({ yaml: weakened, savedAt: T0 });
     expect(scope.isDone()).toBe(true);
   });
 
@@ -352,7 +352,7 @@ describe("ConfigService and a change that watches less", () => {
 
   it("does not name a push to another branch, nor one whose commits show other files only as the pusher", async () => {
     const t = setup();
-    t.store.saveGoodConfig("acme", "mode: alert\n", T0 - MINUTE);
+    await t.storage.notices.saveGoodConfig("acme", "mode: alert\n", T0 - MINUTE);
     const scope = nock(API).get(FILE_PATH).reply(200, file("mode: dry-run\n"));
     t.service.pushed("acme", push("eve", SHA_A, { branch: "feature" }));
     t.service.pushed("acme", push("bob", SHA_B, { files: ["README.md"] }));
@@ -382,7 +382,7 @@ describe("ConfigService and a change that watches less", () => {
 
   it("announces each step that watches less, also going back and forth between the same two versions", async () => {
     const t = setup();
-    t.store.saveGoodConfig("acme", "mode: alert\n", T0 - MINUTE);
+    await t.storage.notices.saveGoodConfig("acme", "mode: alert\n", T0 - MINUTE);
     const scope = nock(API)
       .get(FILE_PATH)
       .reply(200, file("mode: dry-run\n"))
@@ -404,7 +404,7 @@ describe("ConfigService and a change that watches less", () => {
 
   it("tells the alerts repository it replaced too when alerts.repo changes", async () => {
     const t = setup();
-    t.store.saveGoodConfig("acme", "alerts:\n  repo: sec-alerts\n", T0 - MINUTE);
+    await t.storage.notices.saveGoodConfig("acme", "alerts:\n  repo: sec-alerts\n", T0 - MINUTE);
     const scope = nock(API).get(FILE_PATH).reply(200, file("alerts:\n  repo: my-private-notes\n"));
     t.service.pushed("acme", push("mallory", SHA_A));
     await t.service.get("acme", 7);
@@ -419,34 +419,34 @@ describe("ConfigService and a change that watches less", () => {
 
   it("announces a deleted file when the defaults watch less than the version it had", async () => {
     const t = setup();
-    t.store.saveGoodConfig("acme", "detectors:\n  personal-fork:\n    public_sources: true\n", T0 - MINUTE);
+    await t.storage.notices.saveGoodConfig("acme", "detectors:\n  personal-fork:\n    public_sources: true\n", T0 - MINUTE);
     const scope = nock(API).get(FILE_PATH).reply(404, { message: "Not Found" }).get(FILE_PATH).reply(404, { message: "Not Found" });
     await expect(t.service.get("acme", 7)).resolves.toEqual(defaultConfig());
     t.service.invalidate("acme");
     await t.service.get("acme", 7);
     expect(changes(t)).toHaveLength(1);
     expect(changes(t)[0]!.body).toContain("`detectors.personal-fork.public_sources` turned off");
-    expect(t.store.goodConfig("acme")?.yaml).toBe("");
+    expect((await t.storage.notices.goodConfig("acme"))?.yaml).toBe("");
     expect(scope.isDone()).toBe(true);
   });
 
   it("uses a version whose notice could not be stored, but does not save it, so the next read announces it again", async () => {
     const t = setup({ failReports: 1 });
-    t.store.saveGoodConfig("acme", "mode: alert\n", T0 - MINUTE);
+    await t.storage.notices.saveGoodConfig("acme", "mode: alert\n", T0 - MINUTE);
     const scope = nock(API).get(FILE_PATH).twice().reply(200, file("mode: dry-run\n"));
     expect((await t.service.get("acme", 7)).mode).toBe("dry-run");
     expect(changes(t)).toEqual([]);
-    expect(t.store.goodConfig("acme")?.yaml).toBe("mode: alert\n");
+    expect((await t.storage.notices.goodConfig("acme"))?.yaml).toBe("mode: alert\n");
     t.advance(MINUTE + 1);
     await t.service.get("acme", 7);
     expect(changes(t)).toHaveLength(1);
-    expect(t.store.goodConfig("acme")?.yaml).toBe("mode: dry-run\n");
+    expect((await t.storage.notices.goodConfig("acme"))?.yaml).toBe("mode: dry-run\n");
     expect(scope.isDone()).toBe(true);
   });
 
   it("keeps a push that arrives while an older read is under way for the read that follows it", async () => {
     const t = setup();
-    t.store.saveGoodConfig("acme", "mode: alert\n", T0 - MINUTE);
+    await t.storage.notices.saveGoodConfig("acme", "mode: alert\n", T0 - MINUTE);
     const scope = nock(API).get(FILE_PATH).reply(200, file("mode: alert\n")).get(FILE_PATH).reply(200, file("mode: dry-run\n"));
     const stale = t.service.get("acme", 7);
     t.service.pushed("acme", push("mallory", SHA_A));
@@ -458,7 +458,7 @@ describe("ConfigService and a change that watches less", () => {
 
   it("keeps a weakened version in force when a broken file follows, and says so in the error notice", async () => {
     const t = setup();
-    t.store.saveGoodConfig("acme", "mode: alert\n", T0 - MINUTE);
+    await t.storage.notices.saveGoodConfig("acme", "mode: alert\n", T0 - MINUTE);
     const scope = nock(API)
       .get(FILE_PATH)
       .reply(200, file("mode: dry-run\nallow:\n  repos: [secret-sauce]\n"))
@@ -481,7 +481,7 @@ describe("ConfigService and a change that watches less", () => {
 describe("ConfigService change notices and mentions", () => {
   it("mentions those the replaced version told as well as those the new one tells", async () => {
     const t = setup();
-    t.store.saveGoodConfig("acme", "alerts:\n  mention: [acme/security, '@Alice']\n", T0 - MINUTE);
+    await t.storage.notices.saveGoodConfig("acme", "alerts:\n  mention: [acme/security, '@Alice']\n", T0 - MINUTE);
     const scope = nock(API).get(FILE_PATH).reply(200, file("alerts:\n  mention: [alice, mallory]\n"));
     await t.service.get("acme", 7);
     const [n] = t.notices;

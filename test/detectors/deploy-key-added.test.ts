@@ -25,10 +25,10 @@ const auditKey = (details: OrgEvent["details"], repo: string | null = REPO) =>
   makeEvent({ action: "public_key.create", org: "Octocoders", repo, details });
 
 describe("deploy-key-added", () => {
-  it("reports a deploy key with write access, high, keeping the hostile title as evidence only", () => {
+  it("reports a deploy key with write access, high, keeping the hostile title as evidence only", async () => {
     const t = makeEngine();
-    t.run(hostile());
-    const [f] = t.findings("deploy-key-added");
+    await t.run(hostile());
+    const [f] = await t.findings("deploy-key-added");
     expect(f).toMatchObject({
       fingerprint: `deploy-key-added:${REPO}:${FINGERPRINT}`,
       severity: "high",
@@ -36,7 +36,7 @@ describe("deploy-key-added", () => {
       repos: [REPO],
     });
     expect(f?.summary).not.toContain("@everyone");
-    const [ev] = t.store.evidence(f!.id);
+    const [ev] = await t.storage.findings.evidence(f!.id);
     expect(ev?.data).toMatchObject({
       "key title": "@everyone <img src=x onerror=alert(1)> [x](https://evil)",
       "key fingerprint": FINGERPRINT,
@@ -44,38 +44,38 @@ describe("deploy-key-added", () => {
     });
   });
 
-  it("reports a read-only deploy key as medium, and not at all when read_only is off", () => {
+  it("reports a read-only deploy key as medium, and not at all when read_only is off", async () => {
     const readOnly = () => hook("deploy_key", examplePayload("deploy_key", "created", 1), "g-ro");
     const t = makeEngine();
-    t.run(readOnly());
-    expect(t.findings("deploy-key-added")).toMatchObject([
+    await t.run(readOnly());
+    expect(await t.findings("deploy-key-added")).toMatchObject([
       { fingerprint: `deploy-key-added:Codertocat/Hello-World:${FINGERPRINT}`, severity: "medium" },
     ]);
     const off = makeEngine({ detectors: { "deploy-key-added": { read_only: false } } } as ConfigInput);
-    off.run(readOnly());
-    expect(off.findings(ID)).toHaveLength(0);
+    await off.run(readOnly());
+    expect(await off.findings(ID)).toHaveLength(0);
   });
 
-  it("folds the webhook and the audit entry of the same key into one finding", () => {
+  it("folds the webhook and the audit entry of the same key into one finding", async () => {
     const t = makeEngine();
-    t.run(hostile(), auditKey({ keyFingerprint: FINGERPRINT, keyTitle: "whatever", keyReadOnly: false }));
-    expect(t.findings(ID)).toMatchObject([{ count: 2, severity: "high" }]);
+    await t.run(hostile(), auditKey({ keyFingerprint: FINGERPRINT, keyTitle: "whatever", keyReadOnly: false }));
+    expect(await t.findings(ID)).toMatchObject([{ count: 2, severity: "high" }]);
   });
 
-  it("judges an audit deploy key of unknown access as write, and names it by title or id without a fingerprint", () => {
+  it("judges an audit deploy key of unknown access as write, and names it by title or id without a fingerprint", async () => {
     const t = makeEngine();
-    t.run(auditKey({ keyTitle: "ci" }), auditKey({ keyId: 7, keyReadOnly: true }));
-    expect(t.findings(ID).map((f) => [f.fingerprint, f.severity])).toEqual([
+    await t.run(auditKey({ keyTitle: "ci" }), auditKey({ keyId: 7, keyReadOnly: true }));
+    expect((await t.findings(ID)).map((f) => [f.fingerprint, f.severity])).toEqual([
       [`deploy-key-added:${REPO}:ci`, "high"],
       [`deploy-key-added:${REPO}:7`, "medium"],
     ]);
   });
 
-  it("stays quiet for a user's own SSH key (no repository) and for a deleted deploy key", () => {
+  it("stays quiet for a user's own SSH key (no repository) and for a deleted deploy key", async () => {
     const t = makeEngine();
     const deleted = examplePayload("deploy_key", "created", 1);
     deleted.action = "deleted";
-    t.run(auditKey({ keyFingerprint: FINGERPRINT, keyTitle: "laptop" }, null), hook("deploy_key", deleted, "g-del"));
-    expect(t.findings(ID)).toHaveLength(0);
+    await t.run(auditKey({ keyFingerprint: FINGERPRINT, keyTitle: "laptop" }, null), hook("deploy_key", deleted, "g-del"));
+    expect(await t.findings(ID)).toHaveLength(0);
   });
 });

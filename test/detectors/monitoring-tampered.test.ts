@@ -9,86 +9,86 @@ describe("monitoring-tampered", () => {
     "org.disable_saml",
     "org.disable_two_factor_requirement",
     "org.disable_source_ip_disclosure",
-  ])("reports %s as high, one finding per org, switch and day", (action) => {
+  ])("reports %s as high, one finding per org, switch and day", async (action) => {
     const t = makeEngine();
-    t.run(makeEvent({ action }), makeEvent({ action, at: T0 + HOUR }));
-    const all = t.findings("monitoring-tampered");
+    await t.run(makeEvent({ action }), makeEvent({ action, at: T0 + HOUR }));
+    const all = await t.findings("monitoring-tampered");
     expect(all).toHaveLength(1);
     expect(all[0]).toMatchObject({ fingerprint: `monitoring-tampered:acme:${action}:2026-10-02`, severity: "high" });
   });
 
-  it("stays quiet when the same switches are turned on", () => {
+  it("stays quiet when the same switches are turned on", async () => {
     const t = makeEngine();
-    t.run(
+    await t.run(
       makeEvent({ action: "ip_allow_list.enable" }),
       makeEvent({ action: "org.enable_saml" }),
       makeEvent({ action: "audit_log_streaming.create" }),
     );
-    expect(t.findings()).toHaveLength(0);
+    expect(await t.findings()).toHaveLength(0);
   });
 
-  it("a streaming update that pauses the stream is high; any other update is a medium change", () => {
+  it("a streaming update that pauses the stream is high; any other update is a medium change", async () => {
     const t = makeEngine();
-    t.run(makeEvent({ action: "audit_log_streaming.update", details: { extra: { audit_log_stream_enabled: false } } }));
-    expect(t.findings()[0]).toMatchObject({ severity: "high", summary: "audit-log streaming paused or disabled (acme)" });
+    await t.run(makeEvent({ action: "audit_log_streaming.update", details: { extra: { audit_log_stream_enabled: false } } }));
+    expect((await t.findings())[0]).toMatchObject({ severity: "high", summary: "audit-log streaming paused or disabled (acme)" });
 
     const s = makeEngine();
-    s.run(makeEvent({ action: "audit_log_streaming.update", details: { extra: { audit_log_stream_enabled: "false" } } }));
-    expect(s.findings()[0]?.severity).toBe("high");
+    await s.run(makeEvent({ action: "audit_log_streaming.update", details: { extra: { audit_log_stream_enabled: "false" } } }));
+    expect((await s.findings())[0]?.severity).toBe("high");
 
     const c = makeEngine();
-    c.run(makeEvent({ action: "audit_log_streaming.update", details: { extra: { new_s3_bucket: "elsewhere" } } }));
-    expect(c.findings()[0]).toMatchObject({ severity: "medium", summary: "audit-log streaming configuration changed (acme)" });
+    await c.run(makeEvent({ action: "audit_log_streaming.update", details: { extra: { new_s3_bucket: "elsewhere" } } }));
+    expect((await c.findings())[0]).toMatchObject({ severity: "medium", summary: "audit-log streaming configuration changed (acme)" });
   });
 
-  it("names the enterprise when a streaming entry has no org", () => {
+  it("names the enterprise when a streaming entry has no org", async () => {
     const t = makeEngine();
-    t.run(makeEvent({ action: "audit_log_streaming.destroy", org: null, details: { extra: { business: "acme-ent" } } }));
-    expect(t.findings()[0]?.subject).toBe("acme-ent:audit_log_streaming.destroy:2026-10-02");
+    await t.run(makeEvent({ action: "audit_log_streaming.destroy", org: null, details: { extra: { business: "acme-ent" } } }));
+    expect((await t.findings())[0]?.subject).toBe("acme-ent:audit_log_streaming.destroy:2026-10-02");
   });
 
-  it("reports a webhook to a host outside allow.webhook_hosts as high, under its repository", () => {
+  it("reports a webhook to a host outside allow.webhook_hosts as high, under its repository", async () => {
     const t = makeEngine({ allow: { webhook_hosts: ["*.acme.example"] } });
-    t.run(makeEvent({ action: "hook.create", repo: "acme/api", details: { hookUrl: "https://collector.evil.example/x" } }));
-    expect(t.findings()[0]).toMatchObject({
+    await t.run(makeEvent({ action: "hook.create", repo: "acme/api", details: { hookUrl: "https://collector.evil.example/x" } }));
+    expect((await t.findings())[0]).toMatchObject({
       fingerprint: "monitoring-tampered:acme/api:hook.create:2026-10-02",
       severity: "high",
       repos: ["acme/api"],
     });
   });
 
-  it("stays quiet for webhooks to approved hosts, created or changed", () => {
+  it("stays quiet for webhooks to approved hosts, created or changed", async () => {
     const t = makeEngine({ allow: { webhook_hosts: ["*.acme.example", "hooks.slack.com"] } });
-    t.run(
+    await t.run(
       makeEvent({ action: "hook.create", details: { hookUrl: "https://ci.acme.example/hook" } }),
       makeEvent({ action: "hook.config_changed", details: { hookUrl: "https://hooks.slack.com/services/x" } }),
     );
-    expect(t.findings()).toHaveLength(0);
+    expect(await t.findings()).toHaveLength(0);
   });
 
-  it("reports a webhook redirected to an unapproved host, and an unparsable URL", () => {
+  it("reports a webhook redirected to an unapproved host, and an unparsable URL", async () => {
     const t = makeEngine();
-    t.run(
+    await t.run(
       makeEvent({ action: "hook.config_changed", details: { hookUrl: "https://collector.evil.example/" } }),
       makeEvent({ action: "hook.create", repo: "acme/web", details: { hookUrl: "not a url" } }),
     );
-    expect(t.findings().map((f) => f.severity)).toEqual(["high", "high"]);
+    expect((await t.findings()).map((f) => f.severity)).toEqual(["high", "high"]);
   });
 
-  it("a new webhook whose entry names no URL is low, and silent with unknown_hook_urls off", () => {
+  it("a new webhook whose entry names no URL is low, and silent with unknown_hook_urls off", async () => {
     const t = makeEngine();
-    t.run(makeEvent({ action: "hook.create", details: { extra: { hook_id: 7 } } }));
-    expect(t.findings()[0]?.severity).toBe("low");
+    await t.run(makeEvent({ action: "hook.create", details: { extra: { hook_id: 7 } } }));
+    expect((await t.findings())[0]?.severity).toBe("low");
     const quiet = makeEngine({ detectors: { "monitoring-tampered": { unknown_hook_urls: false } } });
-    expect(quiet.run(makeEvent({ action: "hook.create" }))).toHaveLength(0);
+    expect(await quiet.run(makeEvent({ action: "hook.create" }))).toHaveLength(0);
     // A configuration change without a URL says nothing about where it points.
-    expect(makeEngine().run(makeEvent({ action: "hook.config_changed" }))).toHaveLength(0);
+    expect(await makeEngine().run(makeEvent({ action: "hook.config_changed" }))).toHaveLength(0);
   });
 
-  it("ignores entries with neither org nor repository", () => {
+  it("ignores entries with neither org nor repository", async () => {
     const t = makeEngine();
-    t.run(makeEvent({ action: "org.disable_saml", org: null }));
-    expect(t.findings()).toHaveLength(0);
+    await t.run(makeEvent({ action: "org.disable_saml", org: null }));
+    expect(await t.findings()).toHaveLength(0);
     expect(t.errors).toHaveLength(0);
   });
 });

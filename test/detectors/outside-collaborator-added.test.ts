@@ -18,88 +18,88 @@ function hook(file: string, userIsOrgMember?: boolean | null, id = file): OrgEve
 }
 
 describe("outside-collaborator-added", () => {
-  it("reports an outsider given write access to a repository, high", () => {
+  it("reports an outsider given write access to a repository, high", async () => {
     const t = makeEngine();
-    t.run(hook("member.added.outsider-write", false));
-    const [f] = t.findings("outside-collaborator-added");
+    await t.run(hook("member.added.outsider-write", false));
+    const [f] = await t.findings("outside-collaborator-added");
     expect(f).toMatchObject({
       fingerprint: `outside-collaborator-added:${REPO}:hacktocat`,
       severity: "high",
       actor: "mallory",
       repos: [REPO],
     });
-    expect(t.store.evidence(f!.id)[0]?.data).toMatchObject({ permission: "write", "org membership": "not a member" });
+    expect((await t.storage.findings.evidence(f!.id))[0]?.data).toMatchObject({ permission: "write", "org membership": "not a member" });
   });
 
-  it("reports an outsider given triage access as medium", () => {
+  it("reports an outsider given triage access as medium", async () => {
     const t = makeEngine();
-    t.run(hook("member.added.outsider-triage", false));
-    expect(t.findings(ID)).toMatchObject([{ severity: "medium" }]);
+    await t.run(hook("member.added.outsider-triage", false));
+    expect(await t.findings(ID)).toMatchObject([{ severity: "medium" }]);
   });
 
-  it("reports unknown membership as medium and says so in the evidence", () => {
+  it("reports unknown membership as medium and says so in the evidence", async () => {
     const t = makeEngine();
-    t.run(hook("member.added.outsider-write", null));
-    const [f] = t.findings(ID);
+    await t.run(hook("member.added.outsider-write", null));
+    const [f] = await t.findings(ID);
     expect(f?.severity).toBe("medium");
-    expect(t.store.evidence(f!.id)[0]?.data["org membership"]).toBe("unknown (could not be checked)");
+    expect((await t.storage.findings.evidence(f!.id))[0]?.data["org membership"]).toBe("unknown (could not be checked)");
   });
 
-  it("uses what the store knows when the event does not say", () => {
+  it("uses what the store knows when the event does not say", async () => {
     const t = makeEngine();
-    t.store.setMember("Octocoders", "hacktocat", false, null, T0 - MINUTE);
-    t.run(hook("member.added.outsider-write"));
-    expect(t.findings(ID)).toMatchObject([{ severity: "high" }]);
+    (await t.storage.directory.setMember("Octocoders", "hacktocat", false, null, T0 - MINUTE));
+    await t.run(hook("member.added.outsider-write"));
+    expect(await t.findings(ID)).toMatchObject([{ severity: "high" }]);
 
     const member = makeEngine();
-    member.store.setMember("Octocoders", "hacktocat", true, T0 - 90 * 24 * 60 * MINUTE, T0 - MINUTE);
-    member.run(hook("member.added.outsider-write"));
-    expect(member.findings(ID)).toHaveLength(0);
+    (await member.storage.directory.setMember("Octocoders", "hacktocat", true, T0 - 90 * 24 * 60 * MINUTE, T0 - MINUTE));
+    await member.run(hook("member.added.outsider-write"));
+    expect(await member.findings(ID)).toHaveLength(0);
   });
 
-  it("stays quiet for org members and for repositories outside any org", () => {
+  it("stays quiet for org members and for repositories outside any org", async () => {
     const t = makeEngine();
-    t.run(hook("member.added.outsider-write", true));
+    await t.run(hook("member.added.outsider-write", true));
     // GitHub's own example: a user's repository, no org.
     const [userRepo] = fromWebhook({ name: "member", id: "g-user", payload: examplePayload("member", "added", 2), receivedAt: T0 });
-    t.run(userRepo!);
-    expect(t.findings(ID)).toHaveLength(0);
+    await t.run(userRepo!);
+    expect(await t.findings(ID)).toHaveLength(0);
   });
 
-  it("reports a collaborator raised to admin, but not one lowered or left without a new permission", () => {
+  it("reports a collaborator raised to admin, but not one lowered or left without a new permission", async () => {
     const t = makeEngine();
-    t.run(hook("member.edited.raised-to-admin", false));
-    expect(t.findings(ID)).toMatchObject([
+    await t.run(hook("member.edited.raised-to-admin", false));
+    expect(await t.findings(ID)).toMatchObject([
       { fingerprint: `outside-collaborator-added:${REPO}:octocat`, severity: "high" },
     ]);
 
     const quiet = makeEngine();
     const [noChange] = fromWebhook({ name: "member", id: "g-ex", payload: examplePayload("member", "edited"), receivedAt: T0 });
-    quiet.run(hook("member.edited.lowered-to-write", false), { ...noChange!, details: { ...noChange!.details, userIsOrgMember: false } });
-    expect(quiet.findings(ID)).toHaveLength(0);
+    await quiet.run(hook("member.edited.lowered-to-write", false), { ...noChange!, details: { ...noChange!.details, userIsOrgMember: false } });
+    expect(await quiet.findings(ID)).toHaveLength(0);
   });
 
-  it("handles the audit actions: repo.add_member by membership, org.add_outside_collaborator always", () => {
+  it("handles the audit actions: repo.add_member by membership, org.add_outside_collaborator always", async () => {
     const t = makeEngine();
-    t.store.setMember("acme", "bob", true, null, T0 - MINUTE);
-    t.run(
+    (await t.storage.directory.setMember("acme", "bob", true, null, T0 - MINUTE));
+    await t.run(
       makeEvent({ action: "repo.add_member", repo: "acme/api", details: { user: "Eve", permission: "admin" } }),
       makeEvent({ action: "repo.add_member", repo: "acme/api", details: { user: "bob", permission: "admin" } }),
       makeEvent({ action: "org.add_outside_collaborator", details: { user: "Trent" } }),
     );
-    expect(t.findings(ID).map((f) => [f.fingerprint, f.severity])).toEqual([
+    expect((await t.findings(ID)).map((f) => [f.fingerprint, f.severity])).toEqual([
       // Unknown membership: reported, but only medium even with admin.
       ["outside-collaborator-added:acme/api:eve", "medium"],
       ["outside-collaborator-added:acme:trent", "medium"],
     ]);
   });
 
-  it("folds the webhook and the audit entry of the same grant into one finding", () => {
+  it("folds the webhook and the audit entry of the same grant into one finding", async () => {
     const t = makeEngine();
-    t.run(
+    await t.run(
       hook("member.added.outsider-write", false),
       makeEvent({ action: "repo.add_member", org: "Octocoders", repo: REPO, details: { user: "hacktocat", permission: "write" } }),
     );
-    expect(t.findings(ID)).toMatchObject([{ count: 2, severity: "high" }]);
+    expect(await t.findings(ID)).toMatchObject([{ count: 2, severity: "high" }]);
   });
 });

@@ -12,34 +12,34 @@ const fork = (over: Partial<Parameters<typeof makeEvent>[0]> = {}) =>
   });
 
 describe("personal-fork", () => {
-  it("reports a private repository forked into a personal account, high", () => {
+  it("reports a private repository forked into a personal account, high", async () => {
     const t = makeEngine();
-    t.run(fork());
-    const [f] = t.findings("personal-fork");
+    await t.run(fork());
+    const [f] = await t.findings("personal-fork");
     expect(f).toMatchObject({ fingerprint: "personal-fork:acme/api->mallory/api", severity: "high", actor: "mallory" });
   });
 
-  it("stays quiet for a fork of a public repository unless public_sources is on", () => {
-    expect(makeEngine().run(fork({ visibility: "public" }))).toHaveLength(0);
+  it("stays quiet for a fork of a public repository unless public_sources is on", async () => {
+    expect(await makeEngine().run(fork({ visibility: "public" }))).toHaveLength(0);
     const t = makeEngine({ detectors: { "personal-fork": { public_sources: true } } });
-    t.run(fork({ visibility: "public" }));
-    expect(t.findings()[0]?.severity).toBe("low");
+    await t.run(fork({ visibility: "public" }));
+    expect((await t.findings())[0]?.severity).toBe("low");
   });
 
-  it("stays quiet for allowlisted fork owners and forks inside the org", () => {
-    expect(makeEngine({ allow: { fork_owners: ["partner-*"] } }).run(
+  it("stays quiet for allowlisted fork owners and forks inside the org", async () => {
+    expect(await makeEngine({ allow: { fork_owners: ["partner-*"] } }).run(
       fork({ details: { forkFullName: "Partner-Co/api", forkOwner: "Partner-Co", forkOwnerType: "Organization" } }),
     )).toHaveLength(0);
-    expect(makeEngine().run(
+    expect(await makeEngine().run(
       fork({ details: { forkFullName: "acme/api-2", forkOwner: "ACME", forkOwnerType: "Organization" } }),
     )).toHaveLength(0);
   });
 
-  it("counts the same event once and folds a second channel into the same finding", () => {
+  it("counts the same event once and folds a second channel into the same finding", async () => {
     const t = makeEngine();
     const e = fork();
-    t.run(e, e, fork({ id: "audit:x", source: "sweep" }));
-    const all = t.findings();
+    await t.run(e, e, fork({ id: "audit:x", source: "sweep" }));
+    const all = await t.findings();
     expect(all).toHaveLength(1);
     expect(all[0]?.count).toBe(2);
   });

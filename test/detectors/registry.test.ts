@@ -65,46 +65,46 @@ function sectionBody(text: string, id: string): string {
 }
 
 describe("detector registry", () => {
-  it("has 16 catalogue ids, none repeated", () => {
+  it("has 16 catalogue ids, none repeated", async () => {
     expect(new Set(CATALOGUE_IDS).size).toBe(16);
   });
 
-  it("ids are unique, kebab-case and sorted", () => {
+  it("ids are unique, kebab-case and sorted", async () => {
     expect(ids.length).toBeGreaterThan(0);
     expect(new Set(ids).size).toBe(ids.length);
     for (const id of ids) expect(id).toMatch(/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/);
     expect(ids).toEqual([...ids].sort());
   });
 
-  it("every id is one of the catalogue's", () => {
+  it("every id is one of the catalogue's", async () => {
     const unknown = ids.filter((id) => !(CATALOGUE_IDS as readonly string[]).includes(id));
     expect(unknown).toEqual([]);
   });
 
-  it("docs/detectors.md has one `## <id>` section per detector, in registry order, and none for anything else", () => {
+  it("docs/detectors.md has one `## <id>` section per detector, in registry order, and none for anything else", async () => {
     // A heading for an unregistered id is a stale section (a renamed or removed detector).
     expect(docSections(docs)).toEqual(ids);
   });
 });
 
 describe.each(DETECTORS.map((d) => [d.id, d] as const))("%s", (id, d) => {
-  it("has its own test file", () => {
+  it("has its own test file", async () => {
     expect(fs.existsSync(path.join(ROOT, "test/detectors", `${id}.test.ts`))).toBe(true);
   });
 
-  it("has at least two cases in its test file (one that fires, a near miss that does not)", () => {
+  it("has at least two cases in its test file (one that fires, a near miss that does not)", async () => {
     const file = path.join(ROOT, "test/detectors", `${id}.test.ts`);
     const text = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
     expect(text.match(/\bit\(/g)?.length ?? 0).toBeGreaterThanOrEqual(2);
   });
 
-  it("has a documentation section that names each of its settings", () => {
+  it("has a documentation section that names each of its settings", async () => {
     const body = sectionBody(docs, id);
     expect(body.trim()).not.toBe("");
     for (const key of Object.keys(d.settings.shape)) expect(body).toContain(`\`${key}\``);
   });
 
-  it("gives every setting a default and a description", () => {
+  it("gives every setting a default and a description", async () => {
     const parsed = d.settings.safeParse({});
     expect(parsed.success).toBe(true);
     const values = (parsed.data ?? {}) as Record<string, unknown>;
@@ -115,7 +115,7 @@ describe.each(DETECTORS.map((d) => [d.id, d] as const))("%s", (id, d) => {
     }
   });
 
-  it("reads at least one action, names next steps and a valid default severity", () => {
+  it("reads at least one action, names next steps and a valid default severity", async () => {
     expect(d.actions.length).toBeGreaterThan(0);
     for (const action of d.actions) expect(action.trim()).not.toBe("");
     expect(d.nextSteps.length).toBeGreaterThan(0);
@@ -130,7 +130,7 @@ describe("README detector table", () => {
   const readme = (table: string) =>
     `# exfil-monitor\n\nIntro stays.\n\n${DETECTORS_START}\n${table}${DETECTORS_END}\n\nOutro stays.\n<!-- bench:start -->\n<!-- bench:end -->\n`;
 
-  it("has one row per detector, in registry order, with its severity and switch", () => {
+  it("has one row per detector, in registry order, with its severity and switch", async () => {
     const rows = renderDetectorTable()
       .split("\n")
       .filter((line) => line.startsWith("| [`"));
@@ -141,7 +141,7 @@ describe("README detector table", () => {
     }
   });
 
-  it("replaces only what lies between the markers, and refuses missing, repeated or reversed markers", () => {
+  it("replaces only what lies between the markers, and refuses missing, repeated or reversed markers", async () => {
     const before = readme("| old | table |\n");
     const after = replaceRegion(before, DETECTORS_START, DETECTORS_END, "NEW\n");
     expect(after).toBe(readme("NEW\n"));
@@ -150,7 +150,7 @@ describe("README detector table", () => {
     expect(replaceRegion(`${before}${DETECTORS_START}\n`, DETECTORS_START, DETECTORS_END, "NEW\n")).toBeNull();
   });
 
-  it("reports a stale table, rewrites it in place, then reports nothing", () => {
+  it("reports a stale table, rewrites it in place, then reports nothing", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "exfil-readme-"));
     try {
       const file = path.join(dir, README_FILE);

@@ -28,39 +28,39 @@ const access = (over: Partial<OrgEvent> = {}, previousVisibility?: OrgEvent["det
   });
 
 describe("repo-made-public", () => {
-  it("reports the public webhook on an org repository, high", () => {
+  it("reports the public webhook on an org repository, high", async () => {
     const t = makeEngine();
     const { name, payload } = webhookFixture("public.org-repo");
-    t.run(hook(name, payload, "g-1"));
-    expect(t.findings("repo-made-public")).toMatchObject([
+    await t.run(hook(name, payload, "g-1"));
+    expect(await t.findings("repo-made-public")).toMatchObject([
       { fingerprint: `repo-made-public:${REPO}`, severity: "high", actor: "mallory", repos: [REPO] },
     ]);
   });
 
-  it("folds the repository webhook, the public webhook and the audit entry of one change into one finding", () => {
+  it("folds the repository webhook, the public webhook and the audit entry of one change into one finding", async () => {
     const t = makeEngine();
     const publicized = examplePayload("repository", "publicized", 2);
     (publicized.repository as Record<string, unknown>).full_name = REPO;
     const { name, payload } = webhookFixture("public.org-repo");
-    t.run(hook("repository", publicized, "g-1"), hook(name, payload, "g-2"), access({}, "private"));
-    const all = t.findings(ID);
+    await t.run(hook("repository", publicized, "g-1"), hook(name, payload, "g-2"), access({}, "private"));
+    const all = await t.findings(ID);
     expect(all).toHaveLength(1);
     // GitHub sends both webhooks for one change: the same facts count once; the audit entry adds the
     // previous visibility.
     expect(all[0]).toMatchObject({ fingerprint: `repo-made-public:${REPO}`, count: 2, severity: "high" });
   });
 
-  it("reports an audit change from private or internal to public, and from an unknown previous visibility", () => {
+  it("reports an audit change from private or internal to public, and from an unknown previous visibility", async () => {
     for (const previous of ["private", "internal", null, undefined] as const) {
       const t = makeEngine();
-      t.run(access({}, previous));
-      expect(t.findings("repo-made-public")[0]?.severity, `previous ${previous}`).toBe("high");
+      await t.run(access({}, previous));
+      expect((await t.findings("repo-made-public"))[0]?.severity, `previous ${previous}`).toBe("high");
     }
   });
 
-  it("stays quiet for audit entries that do not make a repository public", () => {
+  it("stays quiet for audit entries that do not make a repository public", async () => {
     const t = makeEngine();
-    t.run(
+    await t.run(
       access({}, "public"),
       access({ visibility: "private" }, "public"),
       access({ visibility: "internal" }, "private"),
@@ -68,29 +68,29 @@ describe("repo-made-public", () => {
       access({ visibility: null }),
       access({ repo: null }, "private"),
     );
-    expect(t.findings(ID)).toHaveLength(0);
+    expect(await t.findings(ID)).toHaveLength(0);
   });
 
-  it("stays quiet for other repository webhooks", () => {
+  it("stays quiet for other repository webhooks", async () => {
     const t = makeEngine(withNewPublic);
-    t.run(hook("repository", examplePayload("repository", "privatized", 1), "g-1"));
-    t.run(hook("repository", examplePayload("repository", "edited", 0), "g-2"));
-    expect(t.findings(ID)).toHaveLength(0);
+    await t.run(hook("repository", examplePayload("repository", "privatized", 1), "g-1"));
+    await t.run(hook("repository", examplePayload("repository", "edited", 0), "g-2"));
+    expect(await t.findings(ID)).toHaveLength(0);
   });
 
-  it("reports repositories created public only when new_public_repos is on, medium", () => {
+  it("reports repositories created public only when new_public_repos is on, medium", async () => {
     const created = () => hook("repository", examplePayload("repository", "created", 1), "g-created");
     const auditCreate = makeEvent({ action: "repo.create", org: "Octocoders", repo: "Octocoders/Hello-World", visibility: "public" });
     const quiet = makeEngine();
-    quiet.run(created(), auditCreate);
-    expect(quiet.findings(ID)).toHaveLength(0);
+    await quiet.run(created(), auditCreate);
+    expect(await quiet.findings(ID)).toHaveLength(0);
 
     const t = makeEngine(withNewPublic);
-    t.run(created(), auditCreate);
-    expect(t.findings("repo-made-public")).toMatchObject([{ severity: "medium", count: 2 }]);
+    await t.run(created(), auditCreate);
+    expect(await t.findings("repo-made-public")).toMatchObject([{ severity: "medium", count: 2 }]);
 
     const priv = makeEngine(withNewPublic);
-    priv.run(makeEvent({ action: "repo.create", repo: "Octocoders/secret", visibility: "private" }));
-    expect(priv.findings(ID)).toHaveLength(0);
+    await priv.run(makeEvent({ action: "repo.create", repo: "Octocoders/secret", visibility: "private" }));
+    expect(await priv.findings(ID)).toHaveLength(0);
   });
 });

@@ -25,103 +25,103 @@ const missing = (over: Over = {}) =>
   });
 
 describe("repo-transferred", () => {
-  it("reports a repository transferred to a personal account as critical, named by the repo", () => {
+  it("reports a repository transferred to a personal account as critical, named by the repo", async () => {
     const t = makeEngine();
-    t.run(outgoing({ details: { newOwner: "mallory", newOwnerType: "User" } }));
-    const [f] = t.findings("repo-transferred");
+    await t.run(outgoing({ details: { newOwner: "mallory", newOwnerType: "User" } }));
+    const [f] = await t.findings("repo-transferred");
     expect(f).toMatchObject({ fingerprint: "repo-transferred:acme/api", severity: "critical", actor: "mallory" });
     expect(f?.summary).toContain("personal account mallory");
   });
 
-  it("reads the destination from GitHub's new_nwo field when the converter left newOwner out", () => {
+  it("reads the destination from GitHub's new_nwo field when the converter left newOwner out", async () => {
     const t = makeEngine();
-    t.run(outgoing());
-    expect(t.findings()[0]).toMatchObject({ severity: "critical", summary: "acme/api transferred to account mallory" });
+    await t.run(outgoing());
+    expect((await t.findings())[0]).toMatchObject({ severity: "critical", summary: "acme/api transferred to account mallory" });
   });
 
-  it("folds the request, the move and the sweep's hole into one finding", () => {
+  it("folds the request, the move and the sweep's hole into one finding", async () => {
     const t = makeEngine();
-    t.run(
+    await t.run(
       makeEvent({ action: "repo.transfer_start", repo: "acme/api", visibility: "private" }),
       outgoing({ at: makeEvent({ action: "x" }).at + HOUR }),
       // The completed transfer is logged under the new name, with the old one in repo_was.
       makeEvent({ action: "repo.transfer", repo: "mallory/api", details: { extra: { repo_was: "acme/api" } } }),
       missing(),
     );
-    const all = t.findings("repo-transferred");
+    const all = await t.findings("repo-transferred");
     expect(all).toHaveLength(1);
     expect(all[0]).toMatchObject({ fingerprint: "repo-transferred:acme/api", severity: "critical", count: 4 });
   });
 
-  it("reads the new owner of a completed transfer from GitHub's owner and old_user fields", () => {
+  it("reads the new owner of a completed transfer from GitHub's owner and old_user fields", async () => {
     const t = makeEngine();
-    t.run(makeEvent({ action: "repo.transfer", repo: "acme/api", details: { extra: { old_user: "acme", owner: "mallory" } } }));
-    expect(t.findings()[0]).toMatchObject({ subject: "acme/api", severity: "critical" });
+    await t.run(makeEvent({ action: "repo.transfer", repo: "acme/api", details: { extra: { old_user: "acme", owner: "mallory" } } }));
+    expect((await t.findings())[0]).toMatchObject({ subject: "acme/api", severity: "critical" });
   });
 
-  it("a transfer request with no destination is high until the move names one", () => {
+  it("a transfer request with no destination is high until the move names one", async () => {
     const t = makeEngine();
-    t.run(makeEvent({ action: "repo.transfer_start", repo: "acme/api", visibility: "private" }));
-    expect(t.findings()[0]?.severity).toBe("high");
+    await t.run(makeEvent({ action: "repo.transfer_start", repo: "acme/api", visibility: "private" }));
+    expect((await t.findings())[0]?.severity).toBe("high");
   });
 
-  it("reports a repository that vanished from the inventory as high", () => {
+  it("reports a repository that vanished from the inventory as high", async () => {
     const t = makeEngine();
-    t.run(missing());
-    expect(t.findings("repo-transferred")[0]).toMatchObject({
+    await t.run(missing());
+    expect((await t.findings("repo-transferred"))[0]).toMatchObject({
       fingerprint: "repo-transferred:acme/api",
       severity: "high",
       actor: null,
     });
   });
 
-  it("reports a sweep that followed the repository to a new owner as critical", () => {
+  it("reports a sweep that followed the repository to a new owner as critical", async () => {
     const t = makeEngine();
-    t.run(missing({ details: { newOwner: "mallory", newOwnerType: "User", extra: { new_nwo: "mallory/api" } } }));
-    expect(t.findings()[0]?.severity).toBe("critical");
+    await t.run(missing({ details: { newOwner: "mallory", newOwnerType: "User", extra: { new_nwo: "mallory/api" } } }));
+    expect((await t.findings())[0]?.severity).toBe("critical");
   });
 
-  it("stays quiet for transfers to allowlisted owners, and for the sweep's hole they leave", () => {
+  it("stays quiet for transfers to allowlisted owners, and for the sweep's hole they leave", async () => {
     const t = makeEngine({ allow: { fork_owners: ["acme-archive"] } });
-    t.run(
+    await t.run(
       outgoing({ details: { newOwner: "acme-archive", newOwnerType: "Organization" } }),
       missing({ at: makeEvent({ action: "x" }).at + HOUR }),
     );
-    expect(t.findings()).toHaveLength(0);
+    expect(await t.findings()).toHaveLength(0);
   });
 
-  it("stays quiet for transfers into the org and for a hole explained by a deletion", () => {
+  it("stays quiet for transfers into the org and for a hole explained by a deletion", async () => {
     const t = makeEngine();
-    t.run(
+    await t.run(
       makeEvent({ action: "repo.transfer", repo: "acme/tool", details: { extra: { repo_was: "bob/tool" }, newOwner: "acme" } }),
       makeEvent({ action: "repo.transfer", repo: "acme/tool2" }),
       makeEvent({ action: "repo.transfer", repo: "acme/tool3", details: { extra: { old_user: "bob", owner: "acme" } } }),
     );
-    expect(t.findings("repo-transferred")).toHaveLength(0);
+    expect(await t.findings("repo-transferred")).toHaveLength(0);
 
     const d = makeEngine();
     const at = makeEvent({ action: "x" }).at;
-    d.run(makeEvent({ action: "repo.destroy", repo: "acme/api", at }), missing({ at: at + HOUR }));
-    expect(d.findings("repo-transferred")).toHaveLength(0);
+    await d.run(makeEvent({ action: "repo.destroy", repo: "acme/api", at }), missing({ at: at + HOUR }));
+    expect(await d.findings("repo-transferred")).toHaveLength(0);
   });
 
-  it("a deletion long before the hole does not explain it", () => {
+  it("a deletion long before the hole does not explain it", async () => {
     const t = makeEngine();
     const at = makeEvent({ action: "x" }).at;
-    t.run(makeEvent({ action: "repo.destroy", repo: "acme/api", at: at - 40 * DAY }), missing({ at }));
-    expect(t.findings("repo-transferred")).toHaveLength(1);
+    await t.run(makeEvent({ action: "repo.destroy", repo: "acme/api", at: at - 40 * DAY }), missing({ at }));
+    expect(await t.findings("repo-transferred")).toHaveLength(1);
   });
 
-  it("report_missing: false silences the sweep only", () => {
+  it("report_missing: false silences the sweep only", async () => {
     const t = makeEngine({ detectors: { "repo-transferred": { report_missing: false } } });
-    t.run(missing(), outgoing({ repo: "acme/web", details: { extra: { new_nwo: "mallory/web" } } }));
-    expect(t.findings().map((f) => f.subject)).toEqual(["acme/web"]);
+    await t.run(missing(), outgoing({ repo: "acme/web", details: { extra: { new_nwo: "mallory/web" } } }));
+    expect((await t.findings()).map((f) => f.subject)).toEqual(["acme/web"]);
   });
 
-  it("ignores entries without a repository", () => {
+  it("ignores entries without a repository", async () => {
     const t = makeEngine();
-    t.run(outgoing({ repo: null }), missing({ repo: "not-a-full-name" }));
-    expect(t.findings()).toHaveLength(0);
+    await t.run(outgoing({ repo: null }), missing({ repo: "not-a-full-name" }));
+    expect(await t.findings()).toHaveLength(0);
     expect(t.errors).toHaveLength(0);
   });
 });

@@ -2,7 +2,7 @@
 // up, and nothing of one org may reach the other's issues or CLI lines. Each org's events are interleaved with
 // the other's in several seeded random orders (each org keeps its own order, as its audit log would).
 import nock from "nock";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { mulberry32 } from "../../bench/generate-audit-log.js";
 import { AlertDispatcher } from "../../src/alerts/dispatcher.js";
 import { Engine } from "../../src/engine/engine.js";
@@ -10,8 +10,11 @@ import { scopeOf } from "../../src/engine/scope.js";
 import { fromAuditLog } from "../../src/events/from-audit-log.js";
 import type { OrgEvent } from "../../src/events/types.js";
 import type { OctokitLike } from "../../src/github/octokit.js";
-import { MEMORY } from "../../src/store/open.js";
-import { Store, type FindingRow } from "../../src/store/store.js";
+import { MEMORY } from "../../src/store/sqlite/open.js";
+import { openSqliteStorage } from "../../src/store/sqlite/storage.js";
+import type { FindingRow, Storage } from "../../src/store/storage.js";
+import { judgeBatch } from "../../src/pipeline/judge.js";
+import type { Config } from "../../src/config/schema.js";
 import { HOUR, MINUTE, T0, makeConfig, makeEvent } from "../helpers/engine.js";
 import { silentLog, testOctokit } from "../helpers/github.js";
 
@@ -73,20 +76,28 @@ function interleave(lists: OrgEvent[][], random: () => number): OrgEvent[] {
   }
 }
 
-function run(events: OrgEvent[]): Store {
-  const store = Store.open(MEMORY);
-  const engine = new Engine({ store, now: () => T0 });
+/** Judges the events one at a time, as webhook intake does, and answers the storage they were judged into. */
+async function run(events: OrgEvent[]): Promise<Storage> {
+  const storage = openSqliteStorage(MEMORY);
+  const engine = new Engine({ now: () => T0 });
   const config = makeConfig();
-  for (const event of events) {
-    store.addEvent(event, true);
-    engine.process(event, config);
-  }
-  store.flushState();
-  return store;
+  for (const event of events) await judgeOne(storage, engine, config, event);
+  return storage;
+}
+
+async function judgeOne(storage: Storage, engine: Engine, config: Config, event: OrgEvent): Promise<void> {
+  await judgeBatch([{ event, config }], {
+    storage,
+    engine,
+    record: "stored",
+    onEventError: (_event, err) => {
+      throw err;
+    },
+  });
 }
 
 /** Everything a finding shows, evidence included, in a form two runs can be compared by. */
-function shown(store: Store, f: FindingRow) {
+async function shown(storage: Storage, f: FindingRow) {
   return {
     scope: f.scope,
     fingerprint: f.fingerprint,
@@ -99,22 +110,23 @@ function shown(store: Store, f: FindingRow) {
     count: f.count,
     firstSeen: f.firstSeen,
     lastSeen: f.lastSeen,
-    evidence: store.evidence(f.id).map((e) => ({ eventId: e.eventId, data: e.data })),
+    evidence: (await storage.findings.evidence(f.id)).map((e) => ({ eventId: e.eventId, data: e.data })),
   };
 }
 
-function findingsOf(store: Store, org: OrgName) {
-  return store
-    .listFindings()
-    .filter((f) => f.scope === `org:${org}`)
-    .map((f) => shown(store, f))
-    .sort((a, b) => (a.fingerprint < b.fingerprint ? -1 : 1));
+async function findingsOf(storage: Storage, org: OrgName) {
+  const mine = (await storage.findings.list()).filter((f) => f.scope === `org:${org}`);
+  const out = await Promise.all(mine.map((f) => shown(storage, f)));
+  return out.sort((a, b) => (a.fingerprint < b.fingerprint ? -1 : 1));
 }
 
 describe("org isolation", () => {
   const acme = orgEvents("acme");
   const globex = orgEvents("globex");
-  const alone = { acme: findingsOf(run(acme), "acme"), globex: findingsOf(run(globex), "globex") };
+  let alone: Record<OrgName, Awaited<ReturnType<typeof findingsOf>>>;
+  beforeAll(async () => {
+    alone = { acme: await findingsOf(await run(acme), "acme"), globex: await findingsOf(await run(globex), "globex") };
+  });
 
   it("gives each org, alone, the incidents written into its log and none of the combined ones", () => {
     const detectors = (org: OrgName) => alone[org].map((f) => f.fingerprint.split(":")[0]);
@@ -131,24 +143,26 @@ describe("org isolation", () => {
   });
 
   for (const seed of [1, 2, 3, 4, 5, 6]) {
-    it(`gives each org exactly its own findings when both orgs' events are interleaved (order ${seed})`, () => {
-      const store = run(interleave([acme, globex], mulberry32(seed)));
-      expect(findingsOf(store, "acme")).toEqual(alone.acme);
-      expect(findingsOf(store, "globex")).toEqual(alone.globex);
-      expect(store.listFindings().every((f) => f.scope === "org:acme" || f.scope === "org:globex")).toBe(true);
+    it(`gives each org exactly its own findings when both orgs' events are interleaved (order ${seed})`, async () => {
+      const storage = await run(interleave([acme, globex], mulberry32(seed)));
+      expect(await findingsOf(storage, "acme")).toEqual(alone.acme);
+      expect(await findingsOf(storage, "globex")).toEqual(alone.globex);
+      expect((await storage.findings.list()).every((f) => f.scope === "org:acme" || f.scope === "org:globex")).toBe(true);
     });
   }
 
-  it("stores two orgs' audit entries that share a document id, and takes the polled org over the one an entry names", () => {
-    const store = Store.open(MEMORY);
+  it("stores two orgs' audit entries that share a document id, and takes the polled org over the one an entry names", async () => {
+    const storage = openSqliteStorage(MEMORY);
     const entry = { _document_id: "same-id", action: "git.clone", actor: "mallory", created_at: T0, repo: "acme/r0", org: "acme" };
     const fromAcme = fromAuditLog(entry, { org: "acme", installationId: ORGS.acme })!;
     // globex's log cannot put an event into acme's scope by naming acme.
     const fromGlobex = fromAuditLog(entry, { org: "globex", installationId: ORGS.globex })!;
     expect(fromGlobex.org).toBe("globex");
-    expect(store.addEvent(fromAcme)).toBe(true);
-    expect(store.addEvent(fromGlobex)).toBe(true);
-    expect(store.addEvent(fromAuditLog(entry, { org: "globex", installationId: ORGS.globex })!)).toBe(false);
+    expect(await storage.events.add([fromAcme, fromGlobex, fromAuditLog(entry, { org: "globex", installationId: ORGS.globex })!])).toEqual([
+      true,
+      true,
+      false,
+    ]);
     expect(scopeOf(fromAcme)).toBe("org:acme");
     expect(scopeOf(fromGlobex)).toBe("org:globex");
   });
@@ -160,8 +174,8 @@ describe("org isolation", () => {
   });
 
   it("files each org's issues and comments in its own alerts repository, naming nothing of the other org", async () => {
-    const store = Store.open(MEMORY);
-    const engine = new Engine({ store, now: () => T0 });
+    const storage = openSqliteStorage(MEMORY);
+    const engine = new Engine({ now: () => T0 });
     const config = makeConfig();
     const posts: Record<OrgName, string[]> = { acme: [], globex: [] };
     let issue = 0;
@@ -181,7 +195,7 @@ describe("org isolation", () => {
     nock(API).persist().get(/^\/users\/[a-z]+$/).reply(200, { login: "someone", created_at: "2015-03-01T00:00:00Z" });
     const octokits = new Map<number, OctokitLike>();
     const dispatcher = new AlertDispatcher({
-      store,
+      storage,
       log: silentLog,
       now: () => T0 + 2 * HOUR,
       writeSpacingMs: 0,
@@ -194,11 +208,9 @@ describe("org isolation", () => {
     });
     // Filing after every event, as the app does, sends later evidence out as comments.
     for (const event of interleave([acme, globex], mulberry32(7))) {
-      store.addEvent(event, true);
-      engine.process(event, config);
+      await judgeOne(storage, engine, config, event);
       await dispatcher.flush();
     }
-    store.flushState();
     await dispatcher.flush();
     nock.cleanAll();
 
@@ -207,6 +219,6 @@ describe("org isolation", () => {
     expect(posts.acme.some((p) => p.includes("/comments "))).toBe(true);
     for (const p of posts.acme) expect(p.toLowerCase()).not.toContain("globex");
     for (const p of posts.globex) expect(p.toLowerCase()).not.toContain("acme");
-    for (const f of store.listFindings()) expect(f.issueRepo).toBe(`${f.org}/security-alerts`);
+    for (const f of await storage.findings.list()) expect(f.issueRepo).toBe(`${f.org}/security-alerts`);
   });
 });

@@ -6,8 +6,9 @@ import { describe, expect, it } from "vitest";
 import { AuditLogPoller, nextCursor, type AuditLogNotice } from "../../src/github/audit-log.js";
 import { rateLimitWaitMs } from "../../src/github/limiter.js";
 import type { OrgEvent } from "../../src/events/types.js";
-import { MEMORY } from "../../src/store/open.js";
-import { Store } from "../../src/store/store.js";
+import { MEMORY } from "../../src/store/sqlite/open.js";
+import { openSqliteStorage } from "../../src/store/sqlite/storage.js";
+import type { Storage } from "../../src/store/storage.js";
 import { DAY, T0 } from "../helpers/engine.js";
 import { testOctokit } from "../helpers/github.js";
 
@@ -44,8 +45,8 @@ function nextLink(after: string) {
 
 const iso = (ms: number) => new Date(ms).toISOString().replace(".000Z", "Z");
 
-function setup(opts: { store?: Store; now?: number } = {}) {
-  const store = opts.store ?? Store.open(MEMORY);
+function setup(opts: { storage?: Storage; now?: number } = {}) {
+  const storage = opts.storage ?? openSqliteStorage(MEMORY);
   let now = opts.now ?? T0 + 60_000;
   const waits: number[] = [];
   const delivered: OrgEvent[][] = [];
@@ -59,7 +60,7 @@ function setup(opts: { store?: Store; now?: number } = {}) {
   };
   let failOnEvents = false;
   const poller = new AuditLogPoller({
-    store,
+    storage,
     log,
     now: () => now,
     // No spacing in tests; the production limiter is built by createAuditLogLimiter.
@@ -78,7 +79,7 @@ function setup(opts: { store?: Store; now?: number } = {}) {
   });
   const octokit = testOctokit();
   return {
-    store,
+    storage,
     poller,
     octokit,
     waits,
@@ -107,9 +108,9 @@ describe("AuditLogPoller", () => {
       .reply(200, [entry("d1", 1000), entry("d2", 2000)], { link: nextLink("c1") })
       .get(ROUTE)
       .query(query(phrase, "c1"))
-      .reply(() => {
+      .reply(async () => {
         // The first page's position is on disk before the second page is asked for.
-        positions.push(t.store.auditLogPosition("acme")?.createdAt);
+        positions.push((await t.storage.cursors.auditLog("acme"))?.createdAt);
         return [200, [entry("d3", 3000)], { link: `<${API}/organizations/1/audit-log?before=x>; rel="prev"` }];
       });
 
@@ -119,7 +120,7 @@ describe("AuditLogPoller", () => {
     expect(t.ids()).toEqual(["audit:acme:d1", "audit:acme:d2", "audit:acme:d3"]);
     expect(t.delivered.flat().every((e) => e.installationId === INSTALLATION)).toBe(true);
     expect(positions).toEqual([T0 + 2000]);
-    const pos = t.store.auditLogPosition("acme");
+    const pos = await t.storage.cursors.auditLog("acme");
     expect(pos?.createdAt).toBe(T0 + 3000);
     expect(pos?.boundaryIds).toEqual(["d3"]);
     expect(pos?.lastSuccessAt).toBe(T0 + 60_000);
@@ -139,7 +140,7 @@ describe("AuditLogPoller", () => {
     expect(s1.isDone()).toBe(true);
 
     // A new poller on the same database: `created:>=` repeats the boundary second, which holds b and c.
-    const second = setup({ store: first.store, now: T0 + 120_000 });
+    const second = setup({ storage: first.storage, now: T0 + 120_000 });
     const phrase2 = `created:>=${iso(T0 + 5000)}`;
     const s2 = nock(API)
       .get(ROUTE)
@@ -155,9 +156,9 @@ describe("AuditLogPoller", () => {
     expect(s2.isDone()).toBe(true);
   });
 
-  it("skips boundary entries by _document_id even when the store no longer has them", async () => {
-    const store = Store.open(MEMORY);
-    store.saveAuditLogPosition(
+  it("skips boundary entries by _document_id even when the storage no longer has them", async () => {
+    const storage = openSqliteStorage(MEMORY);
+    await storage.cursors.saveAuditLog(
       {
         org: "acme",
         installationId: INSTALLATION,
@@ -170,7 +171,7 @@ describe("AuditLogPoller", () => {
       },
       T0,
     );
-    const t = setup({ store });
+    const t = setup({ storage });
     const scope = nock(API)
       .get(ROUTE)
       .query(query(`created:>=${iso(T0 + 5000)}`))
@@ -178,7 +179,7 @@ describe("AuditLogPoller", () => {
 
     expect(await t.poll()).toEqual({ status: "ok", events: 1, pages: 1 });
     expect(t.ids()).toEqual(["audit:acme:d"]);
-    expect(store.countEvents()).toBe(1);
+    expect(await storage.events.count()).toBe(1);
     expect(scope.isDone()).toBe(true);
   });
 
@@ -207,7 +208,7 @@ describe("AuditLogPoller", () => {
     t.setNow(T0 + 60_000 + DAY + 1);
     expect(await t.poll()).toEqual({ status: "unavailable", events: 0, pages: 0 });
     expect(t.notices).toHaveLength(1);
-    expect(t.store.auditLogPosition("acme")?.unavailableReason).toMatch(/^403 /);
+    expect((await t.storage.cursors.auditLog("acme"))?.unavailableReason).toMatch(/^403 /);
     expect(scope.isDone()).toBe(true);
   });
 
@@ -266,14 +267,14 @@ describe("AuditLogPoller", () => {
     const t = setup();
     const ok = nock(API).get(ROUTE).query(true).reply(200, [entry("x", 1000)]);
     await t.poll();
-    const before = t.store.auditLogPosition("acme");
+    const before = await t.storage.cursors.auditLog("acme");
     expect(ok.isDone()).toBe(true);
 
     t.setNow(T0 + 10 * 60_000);
     const failing = nock(API).get(ROUTE).query(true).times(5).reply(500, "oops");
     expect(await t.poll()).toEqual({ status: "error", events: 0, pages: 0 });
     expect(t.waits).toEqual([2000, 4000, 8000, 16000]);
-    const after = t.store.auditLogPosition("acme");
+    const after = await t.storage.cursors.auditLog("acme");
     expect(after?.createdAt).toBe(before?.createdAt);
     expect(after?.boundaryIds).toEqual(before?.boundaryIds);
     expect(after?.lastSuccessAt).toBe(before?.lastSuccessAt);
@@ -281,9 +282,9 @@ describe("AuditLogPoller", () => {
   });
 
   it("reports once that git events are about to be lost when the last success is over 5 days old", async () => {
-    const store = Store.open(MEMORY);
+    const storage = openSqliteStorage(MEMORY);
     const lastSuccess = T0 - 6 * DAY;
-    store.saveAuditLogPosition(
+    await storage.cursors.saveAuditLog(
       {
         org: "acme",
         installationId: INSTALLATION,
@@ -296,7 +297,7 @@ describe("AuditLogPoller", () => {
       },
       lastSuccess,
     );
-    const t = setup({ store, now: T0 });
+    const t = setup({ storage, now: T0 });
     const failing = nock(API).get(ROUTE).query(true).times(5).reply(500, "oops");
     expect((await t.poll()).status).toBe("error");
     expect(t.notices.map((n) => n.key)).toEqual(["audit-log:gap:2026-09-26"]);
@@ -307,13 +308,13 @@ describe("AuditLogPoller", () => {
     const ok = nock(API).get(ROUTE).query(true).reply(200, []);
     expect((await t.poll()).status).toBe("ok");
     expect(t.notices).toHaveLength(1);
-    expect(store.auditLogPosition("acme")?.lastSuccessAt).toBe(T0 + 60_000);
+    expect((await storage.cursors.auditLog("acme"))?.lastSuccessAt).toBe(T0 + 60_000);
     expect(failing.isDone() && ok.isDone()).toBe(true);
   });
 
   it("stays quiet about a gap shorter than 5 days", async () => {
-    const store = Store.open(MEMORY);
-    store.saveAuditLogPosition(
+    const storage = openSqliteStorage(MEMORY);
+    await storage.cursors.saveAuditLog(
       {
         org: "acme",
         installationId: INSTALLATION,
@@ -326,7 +327,7 @@ describe("AuditLogPoller", () => {
       },
       T0 - 4 * DAY,
     );
-    const t = setup({ store, now: T0 });
+    const t = setup({ storage, now: T0 });
     const scope = nock(API)
       .get(ROUTE)
       .query(query(`created:>=${iso(T0 - 4 * DAY)}`))

@@ -3,8 +3,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { fromWebhook } from "../../src/events/from-webhook.js";
 import type { OrgEvent } from "../../src/events/types.js";
 import { enrichEvent } from "../../src/github/enrich.js";
-import { MEMORY } from "../../src/store/open.js";
-import { Store } from "../../src/store/store.js";
+import { MEMORY } from "../../src/store/sqlite/open.js";
+import { openSqliteStorage, type SqliteStorage } from "../../src/store/sqlite/storage.js";
 import { T0, makeEvent } from "../helpers/engine.js";
 import { webhookFixture } from "../helpers/examples.js";
 import { testOctokit } from "../helpers/github.js";
@@ -22,12 +22,15 @@ function memberAdded(): OrgEvent {
   return event;
 }
 
-let store: Store;
-afterEach(() => store?.close());
+let storage: SqliteStorage | undefined;
+afterEach(async () => {
+  await storage?.close();
+  storage = undefined;
+});
 
 function deps(warnings: unknown[] = []) {
-  store = Store.open(MEMORY);
-  return { octokit: octokit(), store, now: T0, log: { warn: (obj: object) => warnings.push(obj) } };
+  storage = openSqliteStorage(MEMORY);
+  return { octokit: octokit(), storage, now: T0, log: { warn: (obj: object) => warnings.push(obj) } };
 }
 
 describe("enrichEvent", () => {
@@ -36,7 +39,7 @@ describe("enrichEvent", () => {
     const d = deps();
     const out = await enrichEvent(memberAdded(), d);
     expect(out.details.userIsOrgMember).toBe(false);
-    expect(d.store.memberStatus("Octocoders", "hacktocat")).toEqual({ isMember: false, joinedAt: null });
+    expect(await d.storage.directory.member("Octocoders", "hacktocat")).toEqual({ isMember: false, joinedAt: null });
     // Cached: a second event makes no request (nock would refuse an unmocked one).
     expect((await enrichEvent(memberAdded(), d)).details.userIsOrgMember).toBe(false);
     expect(scope.isDone()).toBe(true);
@@ -47,13 +50,13 @@ describe("enrichEvent", () => {
     const d = deps();
     const out = await enrichEvent(memberAdded(), d);
     expect(out.details.userIsOrgMember).toBe(true);
-    expect(d.store.memberStatus("Octocoders", "hacktocat")?.isMember).toBe(true);
+    expect((await d.storage.directory.member("Octocoders", "hacktocat"))?.isMember).toBe(true);
     expect(scope.isDone()).toBe(true);
   });
 
-  it("uses what the store already knows without a request", async () => {
+  it("uses what the storage already knows without a request", async () => {
     const d = deps();
-    d.store.setMember("Octocoders", "hacktocat", true, T0 - 1000, T0 - 1000);
+    await d.storage.directory.setMember("Octocoders", "hacktocat", true, T0 - 1000, T0 - 1000);
     const out = await enrichEvent(memberAdded(), d);
     expect(out.details.userIsOrgMember).toBe(true);
     expect(nock.pendingMocks()).toEqual([]);
@@ -67,7 +70,7 @@ describe("enrichEvent", () => {
     const out = await enrichEvent(event, d);
     expect(out.details.userIsOrgMember).toBeNull();
     expect(out.details.user).toBe("hacktocat");
-    expect(d.store.memberStatus("Octocoders", "hacktocat")).toBeUndefined();
+    expect(await d.storage.directory.member("Octocoders", "hacktocat")).toBeUndefined();
     expect(warnings).toHaveLength(1);
     // The input event is not mutated.
     expect(event.details).not.toHaveProperty("userIsOrgMember");
@@ -83,7 +86,7 @@ describe("enrichEvent", () => {
     const d = deps();
     const out = await enrichEvent(memberAdded(), d);
     expect(out.details.userIsOrgMember).toBeNull();
-    expect(d.store.memberStatus("Octocoders", "hacktocat")).toBeUndefined();
+    expect(await d.storage.directory.member("Octocoders", "hacktocat")).toBeUndefined();
     expect(scope.isDone()).toBe(true);
     expect(publicCheck.isDone()).toBe(false);
   });

@@ -1,10 +1,12 @@
-// Builds an engine over an in-memory store for detector and engine tests, with a fixed clock and events
+// Builds an engine over an in-memory storage for detector and engine tests, with a fixed clock and events
 // that need only the fields a test cares about.
 import { configSchema, type Config, type ConfigInput } from "../../src/config/schema.js";
 import { Engine } from "../../src/engine/engine.js";
 import type { OrgEvent } from "../../src/events/types.js";
-import { MEMORY } from "../../src/store/open.js";
-import { Store } from "../../src/store/store.js";
+import { judgeBatch } from "../../src/pipeline/judge.js";
+import { MEMORY } from "../../src/store/sqlite/open.js";
+import { openSqliteStorage } from "../../src/store/sqlite/storage.js";
+import type { RecordedFinding } from "../../src/store/storage.js";
 
 /** 2026-10-02T10:00:00Z: the fixed "now" of every test. */
 export const T0 = Date.UTC(2026, 9, 2, 10, 0, 0);
@@ -41,26 +43,41 @@ export function makeConfig(input: ConfigInput = {}): Config {
   return configSchema.parse(input);
 }
 
-/** An engine on a fresh in-memory store; `run` processes events in order and returns what they recorded. */
-export function makeEngine(input: ConfigInput = {}) {
-  const store = Store.open(MEMORY);
+/**
+ * An engine on a fresh in-memory storage (or on `file`, to test a restart); `run` judges events in order, each as its own batch through the
+ * app's pipeline (as the app's queue does), and returns what they recorded.
+ */
+export function makeEngine(input: ConfigInput = {}, opts: { file?: string } = {}) {
+  const storage = openSqliteStorage(opts.file ?? MEMORY);
   const config = makeConfig(input);
   const errors: unknown[] = [];
-  const engine = new Engine({ store, now: () => T0, log: { error: (obj) => errors.push(obj) } });
+  const engine = new Engine({ now: () => T0, log: { error: (obj) => errors.push(obj) } });
   return {
-    store,
+    storage,
     config,
     engine,
     errors,
-    run(...events: OrgEvent[]) {
-      return events.flatMap((e) => {
-        store.addEvent(e, true);
-        return engine.process(e, config);
-      });
+    async run(...events: OrgEvent[]): Promise<RecordedFinding[]> {
+      const out: RecordedFinding[] = [];
+      for (const e of events) {
+        // Stored, then judged even when its id was judged before: tests feed the same event twice on purpose.
+        await storage.events.add([e]);
+        const r = await judgeBatch([{ event: e, config }], {
+          storage,
+          engine,
+          record: "queued",
+          onEventError: (_event, err) => {
+            throw err;
+          },
+        });
+        out.push(...r.recorded);
+      }
+      return out;
     },
-    /** Findings of one detector currently in the store. */
-    findings(detector?: string) {
-      return store.listFindings().filter((f) => detector === undefined || f.detector === detector);
+    close: () => storage.close(),
+    /** Findings of one detector currently in the storage. */
+    async findings(detector?: string) {
+      return (await storage.findings.list()).filter((f) => detector === undefined || f.detector === detector);
     },
   };
 }

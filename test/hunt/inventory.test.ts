@@ -2,8 +2,8 @@ import nock from "nock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { OrgEvent } from "../../src/events/types.js";
 import { sweepInventory } from "../../src/hunt/inventory.js";
-import { MEMORY } from "../../src/store/open.js";
-import { Store } from "../../src/store/store.js";
+import { MEMORY } from "../../src/store/sqlite/open.js";
+import { openSqliteStorage, type SqliteStorage } from "../../src/store/sqlite/storage.js";
 import { HOUR, T0 } from "../helpers/engine.js";
 import { testOctokit } from "../helpers/github.js";
 
@@ -19,21 +19,21 @@ const next = (page: number) =>
   `<${API}/organizations/1/repos?type=all&per_page=100&page=${page}>; rel="next", <${API}/organizations/1/repos?type=all&per_page=100&page=${page}>; rel="last"`;
 const query = (page: number) => ({ type: "all", per_page: "100", page: String(page) });
 
-let store: Store;
+let storage: SqliteStorage;
 const octokit = () =>
   testOctokit();
-const sweep = (now: number) => sweepInventory({ octokit: octokit(), store, org: "acme", installationId: 7, now });
+const sweep = (now: number) => sweepInventory({ octokit: octokit(), storage, org: "acme", installationId: 7, now });
 /** What the app does with a sweep's events: store them, so the next sweep does not hand them back. */
-const accept = (events: OrgEvent[]) => {
-  for (const e of events) store.addEvent(e);
+const accept = async (events: OrgEvent[]) => {
+  await storage.events.add(events);
   return events;
 };
 
 beforeEach(() => {
-  store = Store.open(MEMORY);
+  storage = openSqliteStorage(MEMORY);
 });
-afterEach(() => {
-  store.close();
+afterEach(async () => {
+  await storage.close();
 });
 
 /** Baseline: two pages, three repositories. */
@@ -53,7 +53,7 @@ async function baseline() {
 describe("sweepInventory", () => {
   it("records the first listing as a baseline, following the link header, and reports nothing", async () => {
     expect(await baseline()).toEqual([]);
-    expect(store.repoInventory("acme").map((r) => [r.id, r.fullName, r.visibility, r.goneAt])).toEqual([
+    expect((await storage.sweeps.inventory("acme")).map((r) => [r.id, r.fullName, r.visibility, r.goneAt])).toEqual([
       [1, "acme/old", "internal", null],
       [2, "acme/api", "private", null],
       [3, "acme/web", "private", null],
@@ -72,7 +72,7 @@ describe("sweepInventory", () => {
       .reply(200, [repo(1, "old", "internal")], { etag: '"p2-v2"' })
       .get("/repositories/2")
       .reply(404, { message: "Not Found" });
-    const events = accept(await sweep(T0 + HOUR));
+    const events = await accept(await sweep(T0 + HOUR));
     expect(scope.isDone()).toBe(true);
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({
@@ -86,7 +86,7 @@ describe("sweepInventory", () => {
       visibility: "private",
       installationId: 7,
     });
-    expect(store.repoInventory("acme").find((r) => r.id === 2)?.goneAt).toBe(T0 + HOUR);
+    expect((await storage.sweeps.inventory("acme")).find((r) => r.id === 2)?.goneAt).toBe(T0 + HOUR);
 
     // Unchanged pages answer 304 and the missing repository is not reported again.
     const quiet = nock(API)
@@ -151,7 +151,7 @@ describe("sweepInventory", () => {
       .reply(200, { ...repo(2, "api"), owner: { login: "acme", type: "Organization" } });
     expect(await sweep(T0 + HOUR)).toEqual([]);
     expect(scope.isDone()).toBe(true);
-    expect(store.repoInventory("acme").every((r) => r.goneAt === null)).toBe(true);
+    expect((await storage.sweeps.inventory("acme")).every((r) => r.goneAt === null)).toBe(true);
   });
 
   it("a renamed repository is the same repository, not a missing one", async () => {
@@ -165,7 +165,7 @@ describe("sweepInventory", () => {
       .reply(200, [repo(1, "old", "internal")], { etag: '"p2-v2"' });
     expect(await sweep(T0 + HOUR)).toEqual([]);
     expect(scope.isDone()).toBe(true);
-    expect(store.repoInventory("acme").find((r) => r.id === 2)?.fullName).toBe("acme/api-v2");
+    expect((await storage.sweeps.inventory("acme")).find((r) => r.id === 2)?.fullName).toBe("acme/api-v2");
   });
 
   it("tells where a repository went when the app can still see it", async () => {
@@ -214,7 +214,7 @@ describe("sweepInventory", () => {
     expect(events.map((e) => e.repo)).toEqual(["acme/api"]);
   });
 
-  it("hands back an event that never reached the store, even when the listing is unchanged", async () => {
+  it("hands back an event that never reached the storage, even when the listing is unchanged", async () => {
     await baseline();
     nock(API)
       .get("/orgs/acme/repos")
@@ -235,7 +235,7 @@ describe("sweepInventory", () => {
       .get("/orgs/acme/repos")
       .query(query(2))
       .reply(304);
-    const again = accept(await sweep(T0 + 2 * HOUR));
+    const again = await accept(await sweep(T0 + 2 * HOUR));
     expect(scope.isDone()).toBe(true);
     expect(again.map((e) => e.id)).toEqual(lost.map((e) => e.id));
   });
@@ -244,6 +244,6 @@ describe("sweepInventory", () => {
     await baseline();
     nock(API).get("/orgs/acme/repos").query(query(1)).reply(404, { message: "Not Found" });
     await expect(sweep(T0 + HOUR)).rejects.toThrow(/no longer installed/);
-    expect(store.repoInventory("acme")).toHaveLength(3);
+    expect(await storage.sweeps.inventory("acme")).toHaveLength(3);
   });
 });

@@ -2,8 +2,8 @@ import nock from "nock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { OrgEvent } from "../../src/events/types.js";
 import { sweepOrgSettings } from "../../src/hunt/org-settings.js";
-import { MEMORY } from "../../src/store/open.js";
-import { Store } from "../../src/store/store.js";
+import { MEMORY } from "../../src/store/sqlite/open.js";
+import { openSqliteStorage, type SqliteStorage } from "../../src/store/sqlite/storage.js";
 import { HOUR, T0, makeEngine } from "../helpers/engine.js";
 import { testOctokit } from "../helpers/github.js";
 
@@ -16,31 +16,31 @@ const org = (fork: boolean) => ({
   two_factor_requirement_enabled: true,
 });
 
-let store: Store;
+let storage: SqliteStorage;
 const sweep = (now: number) =>
   sweepOrgSettings({
     octokit: testOctokit(),
-    store,
+    storage,
     org: "acme",
     installationId: 7,
     now,
   });
-const accept = (events: OrgEvent[]) => {
-  for (const e of events) store.addEvent(e);
+const accept = async (events: OrgEvent[]) => {
+  await storage.events.add(events);
   return events;
 };
 
 beforeEach(() => {
-  store = Store.open(MEMORY);
+  storage = openSqliteStorage(MEMORY);
 });
-afterEach(() => {
-  store.close();
+afterEach(async () => {
+  await storage.close();
 });
 
 describe("sweepOrgSettings", () => {
   it("turns the first read into one sweep.org_settings event with the watched booleans", async () => {
     const scope = nock(API, { badheaders: ["if-none-match"] }).get("/orgs/acme").reply(200, org(true), { etag: '"o1"' });
-    const events = accept(await sweep(T0));
+    const events = await accept(await sweep(T0));
     expect(scope.isDone()).toBe(true);
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({
@@ -63,7 +63,7 @@ describe("sweepOrgSettings", () => {
 
   it("makes no new event while nothing changes: a 304 with the stored ETag, or the same values", async () => {
     nock(API).get("/orgs/acme").reply(200, org(false), { etag: '"o1"' });
-    accept(await sweep(T0));
+    await accept(await sweep(T0));
     const scope = nock(API)
       .get("/orgs/acme")
       .matchHeader("if-none-match", '"o1"')
@@ -87,13 +87,13 @@ describe("sweepOrgSettings", () => {
       .get("/orgs/acme")
       .reply(200, org(true), { etag: '"o4"' });
     const ids: string[] = [];
-    for (let i = 0; i < 4; i++) ids.push(...accept(await sweep(T0 + i * HOUR)).map((e) => e.id));
+    for (let i = 0; i < 4; i++) ids.push(...(await accept(await sweep(T0 + i * HOUR))).map((e) => e.id));
     expect(ids).toHaveLength(4);
     expect(new Set(ids).size).toBe(4);
     expect(nock.pendingMocks()).toEqual([]);
   });
 
-  it("hands back an event that never reached the store", async () => {
+  it("hands back an event that never reached the storage", async () => {
     nock(API).get("/orgs/acme").reply(200, org(true), { etag: '"o1"' }).get("/orgs/acme").reply(304);
     const lost = await sweep(T0);
     const again = await sweep(T0 + HOUR);
@@ -122,11 +122,11 @@ describe("sweepOrgSettings", () => {
       .get("/orgs/acme")
       .reply(304);
     const t = makeEngine();
-    store.close();
-    store = t.store;
+    await storage.close();
+    storage = t.storage;
     // The engine harness stores each event it runs, as the app does with a sweep's events.
-    for (let i = 0; i < 3; i++) t.run(...(await sweep(T0 + i * HOUR)));
+    for (let i = 0; i < 3; i++) await t.run(...(await sweep(T0 + i * HOUR)));
     expect(nock.pendingMocks()).toEqual([]);
-    expect(t.findings("forking-policy-changed").map((f) => [f.subject, f.severity])).toEqual([["acme:2026-10-02", "medium"]]);
+    expect((await t.findings("forking-policy-changed")).map((f) => [f.subject, f.severity])).toEqual([["acme:2026-10-02", "medium"]]);
   });
 });

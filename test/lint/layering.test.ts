@@ -45,7 +45,7 @@ describe("layering", () => {
 
   it("refuses a wrong-way import from a nested folder", async () => {
     const found = await restrictions(
-      "src/store/migrations/wrong-way.ts",
+      "src/store/sqlite/migrations/wrong-way.ts",
       `import { Engine } from "../../engine/engine.js";\nexport const e = Engine;\n`,
     );
     expect(found).toEqual([expect.stringContaining("src/store/ is below src/engine/")]);
@@ -73,6 +73,19 @@ describe("layering", () => {
     expect(await restrictions("src/store/right-way.ts", code)).toEqual([]);
     expect(await restrictions("test/store/right-way.test.ts", code)).toEqual([]);
     expect(await restrictions("bench/right-way.ts", code)).toEqual([]);
+  });
+
+  it("keeps a storage backend behind the Storage interface", async () => {
+    const backend = `import { openSqliteStorage } from "../store/sqlite/storage.js";\nexport const o = openSqliteStorage;\n`;
+    expect(await restrictions("src/app/wrong-way.ts", backend)).toEqual([
+      expect.stringMatching(/^no-restricted-imports: '\.\.\/store\/sqlite\/storage\.js' .*Only src\/store\/ reaches a storage backend/),
+    ]);
+    expect(
+      await restrictions("src/index.ts", `import { Store } from "./store/sqlite/store.js";\nexport const s = Store;\n`),
+    ).toEqual([expect.stringContaining("Only src/store/ reaches a storage backend")]);
+    const front = `import { openStorage } from "../store/open.js";\nimport type { Storage } from "../store/storage.js";\nexport const o = openStorage;\nexport type S = Storage;\n`;
+    expect(await restrictions("src/cli/right-way.ts", front)).toEqual([]);
+    expect(await restrictions("src/store/right-way.ts", `import { Store } from "./sqlite/store.js";\nexport const s = Store;\n`)).toEqual([]);
   });
 
   it("refuses probot outside the entry points and src/app", async () => {

@@ -10,17 +10,18 @@ import { runDemo } from "../../src/cli/demo.js";
 import { fromAuditLog } from "../../src/events/from-audit-log.js";
 import type { OrgEvent } from "../../src/events/types.js";
 import type { OctokitLike } from "../../src/github/octokit.js";
-import { MEMORY } from "../../src/store/open.js";
-import { Store, type FindingRow } from "../../src/store/store.js";
+import { MEMORY } from "../../src/store/sqlite/open.js";
+import { openSqliteStorage } from "../../src/store/sqlite/storage.js";
+import type { FindingRow, Storage } from "../../src/store/storage.js";
 import { silentLog } from "../helpers/github.js";
 
 const SAMPLES = path.join(import.meta.dirname, "../../samples");
 const LOG = path.join(SAMPLES, "audit-log.jsonl");
 const WEBHOOKS = path.join(SAMPLES, "webhooks");
 
-const stores: Store[] = [];
-afterEach(() => {
-  for (const s of stores.splice(0)) s.close();
+const opened: Storage[] = [];
+afterEach(async () => {
+  for (const s of opened.splice(0)) await s.close();
 });
 
 /** What must agree: the incident, its severity, its repos and how many events made it. */
@@ -40,14 +41,14 @@ describe("one pipeline", () => {
   it("gives the same findings and severities in the app, analyze and the demo", async () => {
     // The app: webhook deliveries through intake, the audit log as the poller hands it over. No GitHub:
     // configs fall back to the defaults and nothing is filed.
-    const appStore = Store.open(MEMORY);
-    stores.push(appStore);
+    const appStorage = openSqliteStorage(MEMORY);
+    opened.push(appStorage);
     const noGitHub = async (): Promise<OctokitLike> => {
       throw new Error("no GitHub in this test");
     };
     // Deliveries dated as the demo dates them, just before the audit log starts.
     let clock = Date.UTC(2026, 8, 1, 0, 0, 0);
-    const runtime = new Runtime({ store: appStore, log: silentLog, octokitFor: noGitHub, now: () => clock, alertWriteSpacingMs: 0 });
+    const runtime = new Runtime({ storage: appStorage, log: silentLog, octokitFor: noGitHub, now: () => clock, alertWriteSpacingMs: 0 });
     for (const sample of webhookSamples()) {
       await runtime.acceptDelivery(sample.event, sample.delivery, sample.payload);
       clock += 60_000;
@@ -55,9 +56,9 @@ describe("one pipeline", () => {
     const entries = fs.readFileSync(LOG, "utf8").trimEnd().split("\n").map((l) => JSON.parse(l) as unknown);
     const events = entries.map((e) => fromAuditLog(e, { org: "acme", installationId: 7 })).filter((e): e is OrgEvent => e !== null);
     expect(events).toHaveLength(entries.length);
-    runtime.acceptEvents(events);
+    await runtime.acceptEvents(events);
     await runtime.idle();
-    const app = incidents(appStore.listFindings());
+    const app = incidents(await appStorage.findings.list());
 
     // analyze, on the audit log alone.
     const analyzed = await analyzeFiles([LOG]);
@@ -65,10 +66,10 @@ describe("one pipeline", () => {
     expect(incidents(analyzed.findings.map((f) => ({ ...f, repos: f.repos })))).toEqual(auditOnly);
 
     // The demo, on the webhooks and the audit log.
-    const demoStore = Store.open(MEMORY);
-    stores.push(demoStore);
-    await runDemo(new PassThrough(), demoStore);
-    expect(incidents(demoStore.listFindings())).toEqual(app);
+    const demoStorage = openSqliteStorage(MEMORY);
+    opened.push(demoStorage);
+    await runDemo(new PassThrough(), demoStorage);
+    expect(incidents(await demoStorage.findings.list())).toEqual(app);
     expect(app.length).toBeGreaterThanOrEqual(10);
   });
 });

@@ -7,9 +7,11 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Engine } from "../../src/engine/engine.js";
-import { MIGRATIONS } from "../../src/store/migrations/index.js";
-import { schemaVersion } from "../../src/store/open.js";
-import { Store } from "../../src/store/store.js";
+import { MIGRATIONS } from "../../src/store/sqlite/migrations/index.js";
+import { schemaVersion } from "../../src/store/sqlite/open.js";
+import { Store } from "../../src/store/sqlite/store.js";
+import { openSqliteStorage } from "../../src/store/sqlite/storage.js";
+import { judgeBatch } from "../../src/pipeline/judge.js";
 import { MINUTE, T0, makeConfig, makeEvent } from "../helpers/engine.js";
 
 let tmp: string;
@@ -64,9 +66,9 @@ describe("migration 5 (org scope)", () => {
     store.close();
   });
 
-  it("adds new evidence of the same incident to the migrated finding, so it goes to the same issue", () => {
-    const store = Store.open(version4("continue.db", ["Acme"]));
-    const engine = new Engine({ store, now: () => T0 });
+  it("adds new evidence of the same incident to the migrated finding, so it goes to the same issue", async () => {
+    const storage = openSqliteStorage(version4("continue.db", ["Acme"]));
+    const engine = new Engine({ now: () => T0 });
     const fork = makeEvent({
       action: "fork",
       source: "sweep",
@@ -77,17 +79,23 @@ describe("migration 5 (org scope)", () => {
       at: T0 + MINUTE,
       details: { forkFullName: "mallory/api", forkOwner: "mallory", forkOwnerType: "User" },
     });
-    store.addEvent(fork, true);
-    const [recorded] = engine.process(fork, makeConfig());
-    expect(recorded).toMatchObject({ isNew: false, added: true, finding: { issueNumber: 7, count: 2 } });
-    expect(store.listFindings()).toHaveLength(1);
-    store.close();
+    const { recorded } = await judgeBatch([{ event: fork, config: makeConfig() }], {
+      storage,
+      engine,
+      record: "stored",
+      onEventError: (_event, err) => {
+        throw err;
+      },
+    });
+    expect(recorded).toMatchObject([{ isNew: false, added: true, finding: { issueNumber: 7, count: 2 } }]);
+    expect(await storage.findings.list()).toHaveLength(1);
+    await storage.close();
   });
 
   it("keeps detector state of a database that only saw one org, under that org", () => {
     const store = Store.open(version4("state-one.db", ["Acme"]));
-    expect(store.stateGet("org:acme", "mass-clone", "a:mallory")).toEqual({ n: 4 });
-    expect(store.stateGet("org:globex", "mass-clone", "a:mallory")).toBeUndefined();
+    expect(store.loadScopeState("org:acme")).toEqual([{ detector: "mass-clone", key: "a:mallory", value: { n: 4 }, expiresAt: T0 + 60 * MINUTE }]);
+    expect(store.loadScopeState("org:globex")).toEqual([]);
     store.close();
   });
 

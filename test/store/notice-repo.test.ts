@@ -5,9 +5,9 @@ import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MIGRATIONS } from "../../src/store/migrations/index.js";
-import { schemaVersion } from "../../src/store/open.js";
-import { Store } from "../../src/store/store.js";
+import { MIGRATIONS } from "../../src/store/sqlite/migrations/index.js";
+import { schemaVersion } from "../../src/store/sqlite/open.js";
+import { Store } from "../../src/store/sqlite/store.js";
 import { T0 } from "../helpers/engine.js";
 
 let tmp: string;

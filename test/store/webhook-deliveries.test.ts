@@ -9,9 +9,9 @@ import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Runtime, type RawBody } from "../../src/app/runtime.js";
 import type { OctokitLike } from "../../src/github/octokit.js";
-import { MIGRATIONS } from "../../src/store/migrations/index.js";
-import { MEMORY, schemaVersion } from "../../src/store/open.js";
-import { Store } from "../../src/store/store.js";
+import { MIGRATIONS } from "../../src/store/sqlite/migrations/index.js";
+import { MEMORY, schemaVersion } from "../../src/store/sqlite/open.js";
+import { openSqliteStorage, type SqliteStorage } from "../../src/store/sqlite/storage.js";
 import { T0 } from "../helpers/engine.js";
 
 let tmp: string;
@@ -26,12 +26,12 @@ function raw(text: string): RawBody {
   return { sha256: createHash("sha256").update(text).digest("hex"), bytes: Buffer.byteLength(text), text };
 }
 
-function runtimeOn(store: Store, warnings: string[]): Runtime {
+function runtimeOn(storage: SqliteStorage, warnings: string[]): Runtime {
   const octokitFor = async (): Promise<OctokitLike> => {
     throw new Error("no GitHub in this test");
   };
   const log = { debug: () => {}, info: () => {}, warn: (_o: object | string, msg?: string) => void warnings.push(msg ?? ""), error: () => {} };
-  return new Runtime({ store, log, octokitFor, now: () => T0, alertWriteSpacingMs: 0 });
+  return new Runtime({ storage, log, octokitFor, now: () => T0, alertWriteSpacingMs: 0 });
 }
 
 describe("migration 6 (webhook deliveries)", () => {
@@ -43,53 +43,53 @@ describe("migration 6 (webhook deliveries)", () => {
     db.prepare(`INSERT INTO deliveries (id, name, action, installation_id, received_at) VALUES ('old-1', 'push', NULL, 1, ?)`).run(T0);
     db.close();
 
-    const store = Store.open(file);
-    expect(schemaVersion(store.db)).toBeGreaterThanOrEqual(6);
-    expect(store.deliveryBodySha256("old-1")).toBeNull();
+    const storage = openSqliteStorage(file);
+    expect(schemaVersion(storage.store.db)).toBeGreaterThanOrEqual(6);
+    expect(await storage.deliveries.bodySha256("old-1")).toBeNull();
     const warnings: string[] = [];
-    const runtime = runtimeOn(store, warnings);
+    const runtime = runtimeOn(storage, warnings);
     expect(await runtime.acceptDelivery("push", "old-1", push, raw(JSON.stringify(push)))).toBe(false);
     expect(runtime.counters).toMatchObject({ duplicates: 1, conflicts: 0 });
-    expect(store.deliveryConflicts()).toEqual([]);
+    expect(await storage.deliveries.conflicts()).toEqual([]);
     expect(warnings).toEqual([]);
     await runtime.idle();
-    store.close();
+    await storage.close();
   });
 });
 
 describe("a delivery id with two bodies", () => {
   it("is caught inside one group commit: the first body is processed, the second kept as evidence", async () => {
-    const store = Store.open(MEMORY);
+    const storage = openSqliteStorage(MEMORY);
     const warnings: string[] = [];
-    const runtime = runtimeOn(store, warnings);
-    const transactions = vi.spyOn(store, "transaction");
+    const runtime = runtimeOn(storage, warnings);
+    const units = vi.spyOn(storage, "unitOfWork");
     const other = { ...push, ref: "refs/heads/other" };
     const results = await Promise.all([
       runtime.acceptDelivery("push", "twice-1", push, raw(JSON.stringify(push))),
       runtime.acceptDelivery("push", "twice-1", other, raw(JSON.stringify(other))),
     ]);
     expect(results).toEqual([true, false]);
-    expect(transactions).toHaveBeenCalledTimes(1);
-    expect(store.deliveryBodySha256("twice-1")).toBe(raw(JSON.stringify(push)).sha256);
-    expect(store.deliveryConflicts()).toEqual([
+    expect(units).toHaveBeenCalledTimes(1);
+    expect(await storage.deliveries.bodySha256("twice-1")).toBe(raw(JSON.stringify(push)).sha256);
+    expect(await storage.deliveries.conflicts()).toEqual([
       expect.objectContaining({ deliveryId: "twice-1", bodySha256: raw(JSON.stringify(other)).sha256, body: JSON.stringify(other), times: 1 }),
     ]);
     expect(warnings).toEqual([expect.stringContaining("different body")]);
     await runtime.idle();
-    store.close();
+    await storage.close();
   });
 
-  it("keeps the evidence as long as the deliveries it contradicts, counted from its last sending", () => {
-    const store = Store.open(MEMORY);
-    store.recordDelivery({ id: "kept-1", name: "push", action: null, installationId: 1, receivedAt: T0, bodySha256: "a".repeat(64) });
+  it("keeps the evidence as long as the deliveries it contradicts, counted from its last sending", async () => {
+    const storage = openSqliteStorage(MEMORY);
+    await storage.deliveries.record({ id: "kept-1", name: "push", action: null, installationId: 1, receivedAt: T0, bodySha256: "a".repeat(64) });
     const conflict = { deliveryId: "kept-1", name: "push", action: null, installationId: 1, firstBodySha256: "a".repeat(64), bodySha256: "b".repeat(64), bodyBytes: 2, body: "{}" };
-    store.recordDeliveryConflict({ ...conflict, receivedAt: T0 });
-    store.recordDeliveryConflict({ ...conflict, receivedAt: T0 + 10 });
-    expect(store.deliveryConflicts()).toEqual([expect.objectContaining({ firstReceivedAt: T0, lastReceivedAt: T0 + 10, times: 2 })]);
-    store.pruneDeliveries(T0 + 5);
-    expect(store.deliveryConflicts()).toHaveLength(1);
-    store.pruneDeliveries(T0 + 11);
-    expect(store.deliveryConflicts()).toEqual([]);
-    store.close();
+    await storage.deliveries.recordConflict({ ...conflict, receivedAt: T0 });
+    await storage.deliveries.recordConflict({ ...conflict, receivedAt: T0 + 10 });
+    expect(await storage.deliveries.conflicts()).toEqual([expect.objectContaining({ firstReceivedAt: T0, lastReceivedAt: T0 + 10, times: 2 })]);
+    await storage.deliveries.prune(T0 + 5);
+    expect(await storage.deliveries.conflicts()).toHaveLength(1);
+    await storage.deliveries.prune(T0 + 11);
+    expect(await storage.deliveries.conflicts()).toEqual([]);
+    await storage.close();
   });
 });

@@ -14,7 +14,7 @@ import { ALL, LISTED, escaped, name } from "../helpers/invisible.js";
 const raw = (cp: number) => String.fromCodePoint(cp);
 
 describe("showInvisible", () => {
-  it("shows every listed and added code point as \\u{HEX}", () => {
+  it("shows every listed and added code point as \\u{HEX}", async () => {
     for (const cp of ALL) {
       expect({ cp: name(cp), out: showInvisible(`a${raw(cp)}b`) }).toEqual({ cp: name(cp), out: `a${escaped(cp)}b` });
     }
@@ -24,7 +24,7 @@ describe("showInvisible", () => {
     expect(showInvisible("\u001b[31m")).toBe("\\u{001B}[31m");
   });
 
-  it("leaves ordinary text of every script alone", () => {
+  it("leaves ordinary text of every script alone", async () => {
     const text = [
       "acme/api-v2_final.js",
       "héllo wörld e\u0301",
@@ -42,23 +42,23 @@ describe("showInvisible", () => {
     expect(showInvisible(text)).toBe(text);
   });
 
-  it("escapes variation selectors and joiners inside emoji: exact beats pretty", () => {
+  it("escapes variation selectors and joiners inside emoji: exact beats pretty", async () => {
     expect(showInvisible("\u2764\uFE0F")).toBe("\u2764\\u{FE0F}");
     expect(showInvisible("👨\u200D👩")).toBe("👨\\u{200D}👩");
   });
 
-  it("shows lone surrogates instead of letting them turn into U+FFFD", () => {
+  it("shows lone surrogates instead of letting them turn into U+FFFD", async () => {
     expect(showInvisible("a\uD800b\uDC00c")).toBe("a\\u{D800}b\\u{DC00}c");
     expect(showInvisible("\uD83D\uDE00")).toBe("😀");
   });
 
-  it("keeps line breaks and tabs only when asked, and never a lone carriage return", () => {
+  it("keeps line breaks and tabs only when asked, and never a lone carriage return", async () => {
     const text = "a\nb\tc\r\nd\re\u2028f";
     expect(showInvisible(text)).toBe("a\\u{000A}b\\u{0009}c\\u{000D}\\u{000A}d\\u{000D}e\\u{2028}f");
     expect(showInvisible(text, { keepLines: true })).toBe("a\nb\tc\r\nd\\u{000D}e\\u{2028}f");
   });
 
-  it("is idempotent", () => {
+  it("is idempotent", async () => {
     const all = ALL.map(raw).join("x");
     const once = showInvisible(all);
     expect(showInvisible(once)).toBe(once);
@@ -67,7 +67,7 @@ describe("showInvisible", () => {
 });
 
 describe("truncate", () => {
-  it("never cuts a surrogate pair or an escape in half", () => {
+  it("never cuts a surrogate pair or an escape in half", async () => {
     expect(truncate("ab😀cd", 4)).toBe("ab…");
     expect(truncate("abc😀d", 5)).toBe("abc…");
     expect(truncate("abc😀de", 6)).toBe("abc😀…");
@@ -80,7 +80,7 @@ describe("truncate", () => {
 });
 
 describe("inert and inertTitle", () => {
-  it("show every code point escaped, inside one code span on one line", () => {
+  it("show every code point escaped, inside one code span on one line", async () => {
     for (const cp of ALL) {
       const value = `x${raw(cp)}y`;
       expect({ cp: name(cp), out: inert(value) }).toEqual({ cp: name(cp), out: `\`x${escaped(cp)}y\`` });
@@ -88,16 +88,16 @@ describe("inert and inertTitle", () => {
     }
   });
 
-  it("turn line breaks and tabs into spaces", () => {
+  it("turn line breaks and tabs into spaces", async () => {
     expect(inert("a\nb\r\nc\td\re")).toBe("`a b c d\\u{000D}e`");
     expect(inertTitle("a\n\n b\tc")).toBe("a b c");
   });
 
-  it("do not let a whitespace rule swallow BOM or separators before they are escaped", () => {
+  it("do not let a whitespace rule swallow BOM or separators before they are escaped", async () => {
     expect(inertTitle("a\uFEFFb\u2028c\u2029d")).toBe("a\\u{FEFF}b\\u{2028}c\\u{2029}d");
   });
 
-  it("cut long values of invisible characters to whole escapes", () => {
+  it("cut long values of invisible characters to whole escapes", async () => {
     const out = inert("\u{E0041}".repeat(100), 30);
     expect(out).toMatch(/^`(\\u\{E0041\})+…`$/);
     expect(out.length).toBeLessThanOrEqual(32);
@@ -111,11 +111,11 @@ describe("inertJson", () => {
     evidence: [{ data: { "k\u200Bey": "v\u2066al\u2069ue\n", plain: "héllo 日本 😀" } }],
   };
 
-  it("parses back to exactly the value", () => {
+  it("parses back to exactly the value", async () => {
     expect(JSON.parse(inertJson(value))).toEqual(value);
   });
 
-  it("holds no raw control, bidirectional or invisible character", () => {
+  it("holds no raw control, bidirectional or invisible character", async () => {
     const line = inertJson(value);
     for (const cp of ALL) expect({ cp: name(cp), found: line.includes(raw(cp)) }).toEqual({ cp: name(cp), found: false });
     expect(line).not.toMatch(/\p{Cs}/u);
@@ -136,7 +136,7 @@ describe("what reaches GitHub", () => {
     const t = makeEngine();
     const octokit = testOctokit();
     const dispatcher = new AlertDispatcher({
-      store: t.store,
+      storage: t.storage,
       log: silentLog,
       now: () => T0 + 2 * MINUTE,
       octokitFor: async () => octokit as unknown as OctokitLike,
@@ -178,11 +178,11 @@ describe("what reaches GitHub", () => {
         installationId: 42,
         details: { forkFullName: `mal${HOSTILE}lory/api`, forkOwner: `mal${HOSTILE}lory`, forkOwnerType: "User" },
       });
-    t.run(fork(T0, "webhook"));
+    await t.run(fork(T0, "webhook"));
     const posts: { title?: string; body: string; labels?: string[] }[] = [];
     const scope = github(posts);
     expect(await t.dispatcher.flush()).toMatchObject({ filed: 1, pending: 0 });
-    t.run(fork(T0 + DAY, "sweep"));
+    await t.run(fork(T0 + DAY, "sweep"));
     expect(await t.dispatcher.flush()).toMatchObject({ commented: 1, pending: 0 });
     scope.persist(false);
 
@@ -219,7 +219,7 @@ describe("what reaches GitHub", () => {
       .get("/repos/acme/.github/contents/.github%2Fexfil-monitor.yml")
       .reply(200, { type: "file", encoding: "base64", size: Buffer.byteLength(text), content: Buffer.from(text).toString("base64") });
     const configs = new ConfigService({
-      store: t.store,
+      storage: t.storage,
       log: silentLog,
       now: () => T0,
       octokitFor: async () => testOctokit(),
@@ -241,7 +241,7 @@ describe("what reaches GitHub", () => {
 
   it("escapes a notice an older version stored unescaped", async () => {
     const t = setup();
-    t.store.saveNotice({ org: "acme", key: "audit-log:gap", installationId: 42, title: `gap ${HOSTILE}`, body: `since ${HOSTILE}\nsecond line` }, T0);
+    (await t.storage.notices.save({ org: "acme", key: "audit-log:gap", installationId: 42, title: `gap ${HOSTILE}`, body: `since ${HOSTILE}\nsecond line` }, T0));
     const posts: { title?: string; body: string; labels?: string[] }[] = [];
     const scope = github(posts);
     await t.dispatcher.flush();

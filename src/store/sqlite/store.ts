@@ -1,99 +1,22 @@
-// Every read and write of the database goes through this module, with statements prepared once.
-// better-sqlite3 is synchronous: batch writes run inside one transaction with no `await` inside.
+// The SQLite backend's statements, prepared once. better-sqlite3 is synchronous: these methods do their work
+// before they return, and storage.ts turns them into the async Storage interface the rest of the app sees.
 import type { Statement } from "better-sqlite3";
-import type { OrgEvent } from "../events/types.js";
-import { emptyFold, evidenceDigest, fingerprintOf, foldEvidence, type FindingDraft, type FindingFold } from "../domain/finding.js";
-import type { Severity } from "../domain/severity.js";
+import type { OrgEvent } from "../../events/types.js";
+import { emptyFold, evidenceDigest, fingerprintOf, foldEvidence, type FindingDraft, type FindingFold } from "../../domain/finding.js";
+import type { Severity } from "../../domain/severity.js";
 import { openDatabase, type Db } from "./open.js";
+import type {
+  AuditLogPosition,
+  DeliveryConflict,
+  DeliveryRecord,
+  EvidenceRow,
+  FindingRow,
+  InventoryListing,
+  InventoryRepo,
+  RecordedFinding,
+} from "../types.js";
 
-export interface DeliveryRecord {
-  id: string;
-  name: string;
-  action: string | null;
-  installationId: number | null;
-  receivedAt: number;
-  /** sha256 (hex) of the raw request body; absent when the raw body is not known (Probot's receive()). */
-  bodySha256?: string | null;
-}
-
-/** A delivery id seen again with a different body (migration 0006): kept as evidence, never processed. */
-export interface DeliveryConflict {
-  deliveryId: string;
-  name: string;
-  action: string | null;
-  installationId: number | null;
-  firstBodySha256: string;
-  bodySha256: string;
-  bodyBytes: number;
-  body: string;
-  firstReceivedAt: number;
-  lastReceivedAt: number;
-  times: number;
-}
-
-export interface FindingRow {
-  id: number;
-  /** What the finding may add up: `org:<login>`, or `business:<slug>` in an enterprise export (engine/scope.ts). */
-  scope: string;
-  /** `<detector>:<subject>`; unique within its scope. */
-  fingerprint: string;
-  detector: string;
-  subject: string;
-  org: string | null;
-  /** Every org whose events it holds (one, except in an enterprise export). */
-  orgs: string[];
-  installationId: number | null;
-  severity: Severity;
-  summary: string;
-  actor: string | null;
-  repos: string[];
-  firstSeen: number;
-  lastSeen: number;
-  count: number;
-  raisedReason: string | null;
-  actorChecked: boolean;
-  issueRepo: string | null;
-  issueNumber: number | null;
-  filedSeq: number;
-  filingStartedAt: number | null;
-  lastError: string | null;
-  createdAt: number;
-}
-
-export interface EvidenceRow {
-  seq: number;
-  findingId: number;
-  eventId: string;
-  at: number;
-  source: string;
-  severity: Severity;
-  summary: string;
-  data: Record<string, string | number | boolean | null>;
-}
-
-export interface RecordedFinding {
-  finding: FindingRow;
-  /** The finding did not exist before this event. */
-  isNew: boolean;
-  /** This event added evidence (false when the same event had already been counted). */
-  added: boolean;
-}
-
-/** Where the audit-log poller stands for one org (see migrations/0003-audit-log.ts). */
-export interface AuditLogPosition {
-  org: string;
-  installationId: number | null;
-  /** Newest `created` time read (epoch ms); null before the first entry. */
-  createdAt: number | null;
-  /** `_document_id`s already read whose time falls in the boundary second the next query starts from. */
-  boundaryIds: string[];
-  lastSuccessAt: number | null;
-  /** Set while the org answers that it has no audit-log API; cleared by the first successful poll. */
-  unavailableAt: number | null;
-  unavailableReason: string | null;
-  /** Key of the last gap notice sent, so each gap is reported once. */
-  gapNotice: string | null;
-}
+export type * from "../types.js";
 
 interface RawFinding {
   id: number;
@@ -170,20 +93,9 @@ function foldColumns(f: FindingFold) {
   return { ...f, repos: JSON.stringify(f.repos), orgs: JSON.stringify(f.orgs) };
 }
 
-/** Detector state is cached in memory and written back in batches; see flushState. */
-const MISSING = Symbol("missing");
-
-// Length-prefixed, so no text in a scope (an org name read from a file) can make two keys collide.
-function stateKey(scope: string, detector: string, key: string): string {
-  return `${scope.length}:${scope}${detector.length}:${detector}${key}`;
-}
-
 export class Store {
   readonly db: Db;
   private readonly s: Record<string, Statement>;
-  private readonly stateCache = new Map<string, { value: unknown; expiresAt: number } | typeof MISSING>();
-  /** Changed state by cache key, with its parts kept apart (a key may hold any text). null: deleted. */
-  private readonly stateDirty = new Map<string, { scope: string; detector: string; key: string; entry: { value: unknown; expiresAt: number } | null }>();
 
   constructor(db: Db) {
     this.db = db;
@@ -247,7 +159,8 @@ export class Store {
       filingError: p(`UPDATE findings SET last_error = ? WHERE id = ?`),
       raise: p(`UPDATE findings SET severity = ?, raised_reason = ?, actor_checked = 1 WHERE id = ?`),
       actorChecked: p(`UPDATE findings SET actor_checked = 1 WHERE id = ?`),
-      stateGet: p(`SELECT value, expires_at FROM detector_state WHERE scope = ? AND detector = ? AND key = ?`),
+      actorsToCheck: p(`SELECT * FROM findings WHERE actor_checked = 0 AND actor IS NOT NULL ORDER BY id LIMIT ?`),
+      stateScope: p(`SELECT detector, key, value, expires_at FROM detector_state WHERE scope = ?`),
       stateSet: p(
         `INSERT INTO detector_state (scope, detector, key, value, expires_at) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (scope, detector, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`,
@@ -326,21 +239,12 @@ export class Store {
   }
 
   close(): void {
-    this.flushState();
     this.db.close();
   }
 
-  /** Runs `fn` in one transaction (nested calls join the outer one). `fn` must not await. */
+  /** Runs `fn` in one transaction (nested calls join the outer one as a savepoint). `fn` must not await. */
   transaction<T>(fn: () => T): T {
-    if (this.db.inTransaction) return this.db.transaction(fn)();
-    try {
-      return this.db.transaction(fn)();
-    } catch (err) {
-      // Rolled back: detector state cached or written back inside it is no longer what the database holds.
-      this.stateCache.clear();
-      this.stateDirty.clear();
-      throw err;
-    }
+    return this.db.transaction(fn)();
   }
 
   // --- deliveries -------------------------------------------------------------------------------------
@@ -554,45 +458,37 @@ export class Store {
     this.s.actorChecked!.run(findingId);
   }
 
+  actorsToCheck(limit: number): FindingRow[] {
+    return (this.s.actorsToCheck!.all(limit) as RawFinding[]).map(toFinding);
+  }
+
   // --- detector state ---------------------------------------------------------------------------------
 
-  stateGet<T>(scope: string, detector: string, key: string): T | undefined {
-    const k = stateKey(scope, detector, key);
-    let hit = this.stateCache.get(k);
-    if (hit === undefined) {
-      const row = this.s.stateGet!.get(scope, detector, key) as { value: string; expires_at: number } | undefined;
-      hit = row ? { value: JSON.parse(row.value) as unknown, expiresAt: row.expires_at } : MISSING;
-      this.stateCache.set(k, hit);
-    }
-    return hit === MISSING ? undefined : (hit.value as T);
-  }
-
-  stateSet(scope: string, detector: string, key: string, value: unknown, expiresAt: number): void {
-    const k = stateKey(scope, detector, key);
-    const entry = { value, expiresAt };
-    this.stateCache.set(k, entry);
-    this.stateDirty.set(k, { scope, detector, key, entry });
-  }
-
-  stateDelete(scope: string, detector: string, key: string): void {
-    const k = stateKey(scope, detector, key);
-    this.stateCache.set(k, MISSING);
-    this.stateDirty.set(k, { scope, detector, key, entry: null });
-  }
-
-  /** Writes changed detector state in one transaction; drops state that expired before `now`. */
-  flushState(now?: number): void {
-    if (this.stateDirty.size === 0 && now === undefined) return;
-    this.transaction(() => {
-      for (const { scope, detector, key, entry } of this.stateDirty.values()) {
-        if (entry === null) this.s.stateDelete!.run(scope, detector, key);
-        else this.s.stateSet!.run(scope, detector, key, JSON.stringify(entry.value), entry.expiresAt);
+  /** Every detector's state in one scope. A value that no longer parses is left out (it will expire). */
+  loadScopeState(scope: string): { detector: string; key: string; value: unknown; expiresAt: number }[] {
+    const out: { detector: string; key: string; value: unknown; expiresAt: number }[] = [];
+    for (const r of this.s.stateScope!.iterate(scope) as Iterable<{ detector: string; key: string; value: string; expires_at: number }>) {
+      let value: unknown;
+      try {
+        value = JSON.parse(r.value);
+      } catch {
+        continue;
       }
-      if (now !== undefined) this.s.stateExpire!.run(now);
+      out.push({ detector: r.detector, key: r.key, value, expiresAt: r.expires_at });
+    }
+    return out;
+  }
+
+  /** Writes changed detector state (undefined value: delete); drops state that expired before `expireBefore`. */
+  writeState(changes: readonly { scope: string; detector: string; key: string; value?: unknown; expiresAt?: number }[], expireBefore?: number): void {
+    if (changes.length === 0 && expireBefore === undefined) return;
+    this.transaction(() => {
+      for (const c of changes) {
+        if (c.value === undefined) this.s.stateDelete!.run(c.scope, c.detector, c.key);
+        else this.s.stateSet!.run(c.scope, c.detector, c.key, JSON.stringify(c.value), c.expiresAt ?? 0);
+      }
+      if (expireBefore !== undefined) this.s.stateExpire!.run(expireBefore);
     });
-    this.stateDirty.clear();
-    // Keep the read cache bounded; everything in it is now on disk.
-    if (this.stateCache.size > 200_000 || now !== undefined) this.stateCache.clear();
   }
 
   // --- members and accounts ---------------------------------------------------------------------------
@@ -810,18 +706,3 @@ export class Store {
   }
 }
 
-/** One repository as a sweep lists it. */
-export interface InventoryListing {
-  id: number;
-  nodeId: string | null;
-  fullName: string;
-  visibility: import("../events/types.js").Visibility | null;
-}
-
-/** One repository of the stored inventory. */
-export interface InventoryRepo extends InventoryListing {
-  firstSeen: number;
-  lastSeen: number;
-  /** When a sweep first found it missing; null while it is listed. */
-  goneAt: number | null;
-}

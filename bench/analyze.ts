@@ -3,7 +3,9 @@
 // is written once to a temporary directory, flushed to disk and read once, so that every run finds it in the
 // page cache and none shares the disk with its write-back;
 // then, each in its own child process, so that no run inherits another's heap, JIT or SQLite cache and peak
-// memory is measured per run:
+// memory is measured per run. The children run this file compiled (tsconfig.bench.json, into bench/out/build)
+// by plain Node, as the installed `exfil-monitor analyze` runs dist/: a TypeScript loader would add its own
+// thread, memory and transform cost to every run.
 //   floor A  stream the file, JSON.parse every line, insert the raw entries into SQLite (id TEXT PRIMARY
 //            KEY, body TEXT: the line as read) in transactions as large as analyze's (ANALYZE_BATCH), with
 //            the store's pragmas: smaller ones would make the floor pay for commits analyze does not make;
@@ -22,7 +24,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { StringDecoder } from "node:string_decoder";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
@@ -101,11 +103,31 @@ export interface BenchAnalyzeOptions {
 
 const MIB = 1024 * 1024;
 
+let compiled: string | undefined;
+
+/**
+ * This file as the children run it: when it runs as TypeScript, compiled once per bench (with the src/ it
+ * imports) into bench/out/build; already compiled, itself.
+ */
+function childScript(): string {
+  if (!THIS_FILE.endsWith(".ts")) return THIS_FILE;
+  if (!compiled) {
+    const tsc = path.join(ROOT, "node_modules", "typescript", "bin", "tsc");
+    execFileSync(process.execPath, [tsc, "-p", path.join(ROOT, "tsconfig.bench.json")], { cwd: ROOT, stdio: "inherit" });
+    const out = path.join(ROOT, "bench", "out", "build");
+    // dist-like output: ES modules, as package.json's "type" says for the sources.
+    fs.writeFileSync(path.join(out, "package.json"), `${JSON.stringify({ type: "module" })}\n`);
+    compiled = path.join(out, "bench", "analyze.js");
+  }
+  return compiled;
+}
+
 /** Runs this file as a child (`--child KIND FILE DB`) and reads the JSON it prints last. */
 function runChild(kind: RunKind, file: string, db: string, cpuProfDir?: string): Promise<ChildRun> {
   const profile = cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=${kind}-${path.basename(db)}.cpuprofile`] : [];
+  const script = childScript();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...profile, "--import", "tsx", THIS_FILE, "--child", kind, file, db], {
+    const child = spawn(process.execPath, [...profile, script, "--child", kind, file, db], {
       cwd: ROOT,
       env: { ...process.env, NODE_ENV: "production" },
       stdio: ["ignore", "pipe", "pipe"],

@@ -192,8 +192,18 @@ export class Engine {
     return tx.findings.record(c.scope, c.detector, { ...c.draft, severity }, event, raisedReason, this.now());
   }
 
+  /** The last scope worked out, by what it was worked out from: consecutive events mostly share one. */
+  private lastScope = { org: null as string | null, installationId: null as number | null, business: null as string | null, scope: "" };
+
   private scopeFor(event: OrgEvent): string {
-    return scopeOf(event, this.scopeMode, this.businessOf(event));
+    const business = this.businessOf(event);
+    const last = this.lastScope;
+    if (last.scope !== "" && last.org === event.org && last.installationId === event.installationId && last.business === business) {
+      return last.scope;
+    }
+    const scope = scopeOf(event, this.scopeMode, business);
+    this.lastScope = { org: event.org, installationId: event.installationId, business, scope };
+    return scope;
   }
 
   /**

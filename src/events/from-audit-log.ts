@@ -231,19 +231,24 @@ function detailsOf(e: Obj, action: string): EventDetails {
     (action.startsWith("hook.") ? (name(e.url) ?? name(e.target_url)) : undefined);
   if (hookUrl) d.hookUrl = hookUrl;
 
-  let extra: Extra | undefined;
-  const add = (keys: readonly string[]) => {
-    for (const k of keys) {
-      const v = extraValue(e[k], k);
-      if (v === undefined) continue;
-      (extra ??= {})[k] = v;
-    }
-  };
-  add(EXTRA_KEYS);
-  if (TRANSFER_ACTION.test(action)) add(TRANSFER_EXTRA_KEYS);
-  if (PROTECTION_ACTION.test(action)) add(PROTECTION_EXTRA_KEYS);
+  let extra = addExtra(e, EXTRA_KEYS, undefined);
+  if (TRANSFER_ACTION.test(action)) extra = addExtra(e, TRANSFER_EXTRA_KEYS, extra);
+  if (PROTECTION_ACTION.test(action)) extra = addExtra(e, PROTECTION_EXTRA_KEYS, extra);
   if (extra) d.extra = extra;
   return d;
+}
+
+/** The entry's `keys` that hold evidence, added to `extra` (made on the first one). Runs for every entry. */
+function addExtra(e: Obj, keys: readonly string[], extra: Extra | undefined): Extra | undefined {
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    const raw = e[k];
+    if (raw === undefined) continue;
+    const v = extraValue(raw, k);
+    if (v === undefined) continue;
+    (extra ??= {})[k] = v;
+  }
+  return extra;
 }
 
 /** Stable text of an entry for hashing: dotted paths, sorted, every scalar as text, empties dropped. */

@@ -221,7 +221,7 @@ function repositories(s: Store, run: Run) {
   };
   const events: EventRepository = {
     add: (list, opts) => run(() => s.transaction(() => list.map((e) => s.addEvent(e, opts?.processed ?? false)))),
-    markSeen: (list) => run(() => s.transaction(() => list.map((e) => s.markSeen(e.id, e.at)))),
+    markSeen: (list) => run(() => s.transaction(() => s.markSeenMany(list))),
     pending: (limit) => run(() => s.pendingEvents(limit)),
     markProcessed: (ids) => run(() => s.transaction(() => ids.forEach((id) => s.markProcessed(id)))),
     has: (id) => run(() => s.hasEvent(id)),

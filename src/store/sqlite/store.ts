@@ -93,6 +93,9 @@ function foldColumns(f: FindingFold) {
   return { ...f, repos: JSON.stringify(f.repos), orgs: JSON.stringify(f.orgs) };
 }
 
+/** Rows per markSeenMany statement (SQLite allows 32,766 parameters in one). */
+const SEEN_CHUNK = 500;
+
 export class Store {
   readonly db: Db;
   private readonly s: Record<string, Statement>;
@@ -308,6 +311,48 @@ export class Store {
    */
   markSeen(id: string, at: number): boolean {
     return this.s.markSeen!.run(at, id).changes === 1;
+  }
+
+  /** Statements inserting `n` seen events at once, answering the rows inserted; prepared on first use. */
+  private readonly seenMany = new Map<number, Statement>();
+
+  /**
+   * markSeen for many events, in statements of up to SEEN_CHUNK rows: `analyze` records every entry it reads,
+   * and one statement per row would cost more than the detectors. One answer per event, in order; an id
+   * repeated within `list` is new at most once.
+   */
+  markSeenMany(list: readonly { id: string; at: number }[]): boolean[] {
+    const out = new Array<boolean>(list.length);
+    for (let start = 0; start < list.length; start += SEEN_CHUNK) {
+      const n = Math.min(SEEN_CHUNK, list.length - start);
+      let stmt = this.seenMany.get(n);
+      if (!stmt) {
+        const rows = Array.from({ length: n }, () => "(?, ?)").join(", ");
+        stmt = this.db.prepare(`INSERT INTO seen_events (at, id) VALUES ${rows} ON CONFLICT (at, id) DO NOTHING RETURNING at, id`);
+        this.seenMany.set(n, stmt);
+      }
+      const params = new Array<string | number>(2 * n);
+      for (let i = 0; i < n; i++) {
+        const e = list[start + i]!;
+        params[2 * i] = e.at;
+        params[2 * i + 1] = e.id;
+      }
+      const rows = stmt.raw().all(params) as [number, string][];
+      if (rows.length === n) {
+        // Every row was inserted (the usual case): all new, no row to match.
+        out.fill(true, start, start + n);
+        continue;
+      }
+      const inserted = new Set<string>();
+      for (const r of rows) inserted.add(`${r[0]} ${r[1]}`);
+      for (let i = 0; i < n; i++) {
+        const e = list[start + i]!;
+        const key = `${e.at} ${e.id}`;
+        // The first of several equal rows in one statement is the one inserted; later ones are duplicates.
+        out[start + i] = inserted.delete(key);
+      }
+    }
+    return out;
   }
 
   /** Events stored but not yet run through the detectors (left over by a crash, or queued). */

@@ -118,7 +118,7 @@ const layering = [
 ];
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "coverage/**", "data/**"] },
+  { ignores: ["dist/**", "node_modules/**", "coverage/**", "data/**", "bench/out/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   { files: ["**/*.js"], languageOptions: { globals: nodeGlobals } },

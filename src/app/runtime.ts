@@ -9,6 +9,7 @@ import { AlertDispatcher } from "../alerts/dispatcher.js";
 import type { OctokitLike } from "../github/octokit.js";
 import type { Logger } from "../log.js";
 import { Engine } from "../engine/engine.js";
+import { STATE_EXPIRY_GRACE_MS } from "../engine/state-cache.js";
 import { fromWebhook } from "../events/from-webhook.js";
 import type { OrgEvent } from "../events/types.js";
 import { enrichEvent } from "../github/enrich.js";
@@ -35,7 +36,7 @@ export interface RuntimeOptions {
  * 7 days late, and their windows must still be there when they are judged.
  */
 export const STATE_EXPIRY_EVERY_MS = 60 * 60_000;
-export const STATE_EXPIRY_GRACE_MS = 8 * 24 * 60 * 60_000;
+export { STATE_EXPIRY_GRACE_MS };
 
 /**
  * Judged events and deliveries are kept this long. Longer than every detector window and than the 7 days

@@ -9,6 +9,7 @@ import path from "node:path";
 import { defaultConfig, type Config } from "../config/schema.js";
 import { severityRank, type Severity } from "../domain/severity.js";
 import { Engine, type EngineLogger } from "../engine/engine.js";
+import { STATE_EXPIRY_GRACE_MS } from "../engine/state-cache.js";
 import { fromAuditLog, timeProblem } from "../events/from-audit-log.js";
 import type { OrgEvent } from "../events/types.js";
 import { judgeBatch } from "../pipeline/judge.js";
@@ -212,6 +213,9 @@ function count(n: number, one: string, many = `${one}s`): string {
  */
 export const ANALYZE_BATCH = 10_000;
 
+/** Expired detector state is dropped every this many batches (a pass over all of it). */
+const EXPIRE_EVERY_BATCHES = 10;
+
 /**
  * Reads every file in order, converts, stores and runs each new event through the enabled detectors, and
  * returns the findings this run touched. Bad lines are counted and never stop the run. A file that breaks
@@ -290,13 +294,21 @@ export async function analyzeFiles(inputs: readonly string[], opts: AnalyzeOptio
   };
   // One unit of work per batch holds the batch's ids, findings and detector state together: a run stopped
   // part-way with --db leaves the database as of the last whole batch, never ids without their state.
+  let batches = 0;
   const processBatch = async (events: OrgEvent[]) => {
+    // Windows that ended well before this batch's oldest event are never read again (an export is read
+    // oldest first; a file of older entries read later starts windows of its own): dropping them now and then
+    // keeps memory flat however long the log.
+    let oldest = Number.POSITIVE_INFINITY;
+    if (++batches % EXPIRE_EVERY_BATCHES === 0) for (const e of events) if (e.at < oldest) oldest = e.at;
+    const expireStateBefore = Number.isFinite(oldest) ? oldest - STATE_EXPIRY_GRACE_MS : undefined;
     const judged = await judgeBatch(
       events.map((event) => ({ event, config })),
       {
         storage: s,
         engine,
         record: "seen",
+        ...(expireStateBefore !== undefined ? { expireStateBefore } : {}),
         onEventError: (_event, err) => {
           throw err;
         },

@@ -21,6 +21,8 @@ import { scopeOf, type ScopeMode } from "./scope.js";
 import { StateCache } from "./state-cache.js";
 
 export { NEW_MEMBER_DAYS } from "./raise.js";
+/** What most events find: shared, never written to. */
+const NONE: readonly Candidate[] = Object.freeze([]);
 /** In a detector's `actions`: call it for every event (location detectors read any located entry). */
 export const ANY_ACTION = "*";
 
@@ -138,18 +140,18 @@ export class Engine {
    * Runs every enabled detector that reads `event.action` and answers what they found, not yet recorded.
    * Synchronous and without a database round trip: everything it reads was loaded by `prepare`.
    */
-  process(event: OrgEvent, config: Config): Candidate[] {
+  process(event: OrgEvent, config: Config): readonly Candidate[] {
     learnFacts(this.directory, event);
     const p = this.compiled(config);
     const candidates = p.byAction.get(event.action) ?? p.byAction.get(ANY_ACTION);
-    if (!candidates) return [];
+    if (!candidates) return NONE;
     // Allowlisted actors and repositories are silenced, not hidden: detectors still see their events so
     // their bookkeeping stays true (a deletion by an allowed admin explains the repo the inventory sweep
     // later misses), but nothing they find is recorded.
     const silenced = p.allow.actor(event.actor) || p.allow.repo(event.repo);
     // Every window, baseline and finding is kept per scope: another org's events never add up with these.
     const scope = this.scopeFor(event);
-    const out: Candidate[] = [];
+    let out: Candidate[] | undefined;
     for (const { detector, settings } of candidates) {
       let drafts: FindingDraft[];
       try {
@@ -165,11 +167,11 @@ export class Engine {
         this.log?.error({ err, detector: detector.id, event: event.id }, "detector failed; the others still ran");
         continue;
       }
-      if (silenced) continue;
+      if (silenced || drafts.length === 0) continue;
       const fixed = settings.severity as Severity | undefined;
-      for (const draft of drafts) out.push({ scope, detector: detector.id, draft: fixed ? { ...draft, severity: fixed } : draft });
+      for (const draft of drafts) (out ??= []).push({ scope, detector: detector.id, draft: fixed ? { ...draft, severity: fixed } : draft });
     }
-    return out;
+    return out ?? NONE;
   }
 
   /**

@@ -5,6 +5,12 @@
 import type { DetectorState } from "../detectors/types.js";
 import type { StateChange, Storage } from "../store/storage.js";
 
+/**
+ * State is dropped once it expired this long before the oldest event being judged: audit-log events arrive up
+ * to 7 days late, and their windows must still be there when they are judged.
+ */
+export const STATE_EXPIRY_GRACE_MS = 8 * 24 * 60 * 60_000;
+
 interface Entry {
   value: unknown;
   expiresAt: number;
@@ -28,8 +34,7 @@ class DetectorStateView implements DetectorState {
   ) {}
 
   get<T>(key: string): T | undefined {
-    const e = this.entries.get(key);
-    return e !== undefined && e.expiresAt >= this.cache.expiredBefore ? (e.value as T) : undefined;
+    return this.entries.get(key)?.value as T | undefined;
   }
 
   set(key: string, value: unknown, expiresAt: number): void {
@@ -80,8 +85,6 @@ export class StateCache {
   size = 0;
   /** Views with changes not yet taken for writing back. */
   readonly changed = new Set<DetectorStateView>();
-  /** State that expired before this is gone from the database; reads treat it as absent too. */
-  expiredBefore = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly maxEntries: number) {}
 
@@ -100,7 +103,6 @@ export class StateCache {
       if (this.scopes.has(scope)) continue;
       const state = new ScopeState(this, scope);
       for (const e of await tx.state.loadScope(scope)) {
-        if (e.expiresAt < this.expiredBefore) continue;
         state.view(e.detector).entries.set(e.key, { value: e.value, expiresAt: e.expiresAt });
         this.size++;
       }
@@ -129,10 +131,11 @@ export class StateCache {
     return out;
   }
 
-  /** Mirrors the database dropping state that expired before `at`. */
+  /**
+   * Mirrors the database dropping the state that has expired before `at`, now. State written later with an
+   * earlier expiry stays readable, as it does in the database (a second file read after a newer one).
+   */
   expireBefore(at: number): void {
-    if (at <= this.expiredBefore) return;
-    this.expiredBefore = at;
     for (const state of this.scopes.values()) {
       for (const v of state.detectors.values()) {
         for (const [k, e] of v.entries) {

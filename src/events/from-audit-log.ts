@@ -231,23 +231,38 @@ function detailsOf(e: Obj, action: string): EventDetails {
     (action.startsWith("hook.") ? (name(e.url) ?? name(e.target_url)) : undefined);
   if (hookUrl) d.hookUrl = hookUrl;
 
-  let extra = addExtra(e, EXTRA_KEYS, undefined);
-  if (TRANSFER_ACTION.test(action)) extra = addExtra(e, TRANSFER_EXTRA_KEYS, extra);
-  if (PROTECTION_ACTION.test(action)) extra = addExtra(e, PROTECTION_EXTRA_KEYS, extra);
+  const extra = extraOf(e, TRANSFER_ACTION.test(action), PROTECTION_ACTION.test(action));
   if (extra) d.extra = extra;
   return d;
 }
 
-/** The entry's `keys` that hold evidence, added to `extra` (made on the first one). Runs for every entry. */
-function addExtra(e: Obj, keys: readonly string[], extra: Extra | undefined): Extra | undefined {
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i]!;
-    const raw = e[k];
-    if (raw === undefined) continue;
-    const v = extraValue(raw, k);
-    if (v === undefined) continue;
-    (extra ??= {})[k] = v;
+/** Every evidence key, in the order `extra` lists them, with the group it belongs to. */
+const EXTRA_ORDER = new Map<string, { at: number; group: "all" | "transfer" | "protection" }>(
+  [
+    ...EXTRA_KEYS.map((k) => [k, "all"] as const),
+    ...TRANSFER_EXTRA_KEYS.map((k) => [k, "transfer"] as const),
+    ...PROTECTION_EXTRA_KEYS.map((k) => [k, "protection"] as const),
+  ].map(([k, group], at) => [k, { at, group }]),
+);
+
+/**
+ * The entry's fields kept as evidence, in EXTRA_ORDER (so a JSON and a CSV export of one entry give the same
+ * evidence), or undefined when there are none. Walks the entry's own keys, a handful, rather than looking up
+ * every evidence key in it: this runs for every entry `analyze` reads.
+ */
+function extraOf(e: Obj, transfer: boolean, protection: boolean): Extra | undefined {
+  let found: { at: number; k: string; v: string | number | boolean | null }[] | undefined;
+  for (const k in e) {
+    const slot = EXTRA_ORDER.get(k);
+    if (slot === undefined || !Object.hasOwn(e, k)) continue;
+    if ((slot.group === "transfer" && !transfer) || (slot.group === "protection" && !protection)) continue;
+    const v = extraValue(e[k], k);
+    if (v !== undefined) (found ??= []).push({ at: slot.at, k, v });
   }
+  if (!found) return undefined;
+  if (found.length > 1) found.sort((a, b) => a.at - b.at);
+  const extra: Extra = {};
+  for (const f of found) extra[f.k] = f.v;
   return extra;
 }
 

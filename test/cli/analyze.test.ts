@@ -439,6 +439,24 @@ describe("exfil-monitor analyze", () => {
 });
 
 describe("analyzeFiles", () => {
+  it("keeps the windows of an older file read after a newer one, while it drops expired state as it goes", async () => {
+    const entry = (n: number, at: number, actor: string, repo: string) =>
+      JSON.stringify({ "@timestamp": at, _document_id: `order-${n}`, action: "git.clone", actor, repo, repository_public: false, org: "acme" });
+    const march = Date.UTC(2026, 2, 1);
+    const january = Date.UTC(2026, 0, 5);
+    // Enough one-event batches that expired state is dropped several times while the newer file is read.
+    const newer = write("order/newer.jsonl", Array.from({ length: 40 }, (_, i) => entry(i, march + i * 60_000, "alice", "acme/web")).join("\n"));
+    const older = write(
+      "order/older.jsonl",
+      Array.from({ length: 7 }, (_, i) => entry(100 + i, january + i * 60_000, "mallory", `acme/repo-${i}`)).join("\n"),
+    );
+    for (const files of [[newer, older], [older, newer]]) {
+      const r = await analyzeFiles(files, { db: ":memory:", batchSize: 1 });
+      expect(r.processed).toBe(47);
+      expect(r.findings.map((f) => `${f.detector} ${f.actor} ${f.repos.length}`)).toEqual(["mass-clone mallory 7"]);
+    }
+  });
+
   it("returns counts and the findings, for the demo and the benchmark", async () => {
     const r = await analyzeFiles([JSONL], { db: ":memory:", batchSize: 4 });
     expect(r).toMatchObject({ events: 23, processed: 23, duplicates: 0, skipped: 0, bad: 0, files: [{ file: JSONL, format: "jsonl", gzip: false, newestFirst: false }] });

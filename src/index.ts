@@ -72,6 +72,8 @@ export function createApp(options: AppOptions = {}): ApplicationFunction {
           ? new AuditLogPoller({
               storage,
               log: app.log,
+              // Through the runtime's queue writer: webhook deliveries taken in meanwhile wait behind the page.
+              storeEvents: (write) => runtime.queueEvents(write),
               // The poller has stored the new events already (that is how it deduplicates): process them.
               onEvents: () => runtime.kick(),
               notice: (n) => runtime.alerts.reportNotice(n),

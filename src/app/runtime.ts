@@ -246,8 +246,7 @@ export class Runtime {
         return out;
       });
     } catch (err) {
-      // Judged in memory, never stored: the engine must not keep the state those events changed.
-      if (judgeNow.length > 0) this.engine.forget();
+      // What the engine judged in memory here was dropped by judgeBatch's rollback hook, inside the unit of work.
       // Not stored: answer 5xx so the delivery shows as failed in GitHub and can be redelivered.
       for (const d of batch) d.fail(err);
       return;
@@ -288,6 +287,23 @@ export class Runtime {
   private endQueueWrite(): void {
     this.queueWriters -= 1;
     this.queueWrites += 1;
+  }
+
+  /**
+   * Runs `write`, a unit of work that queues events (the audit-log poller's page and position), in order with
+   * webhook intake: a delivery taken in meanwhile is queued behind these events instead of judged before them.
+   */
+  queueEvents<T>(write: (tx: Storage) => Promise<T>): Promise<T> {
+    return this.serial(async () => {
+      // Not idle from before the write: a delivery taken in meanwhile must queue behind these events.
+      this.queueIdle = false;
+      this.startQueueWrite();
+      try {
+        return await this.storage.unitOfWork(write);
+      } finally {
+        this.endQueueWrite();
+      }
+    });
   }
 
   /** Adds events from the audit log or a sweep; already-known ids are dropped. Resolves how many were new. */

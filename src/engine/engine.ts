@@ -87,7 +87,11 @@ export class Engine {
     const scopes = new Set<string>();
     const logins = new Map<string, Set<string>>();
     for (const e of events) {
-      scopes.add(this.scopeFor(e));
+      // Which scopes the batch may judge in, without learning anything yet: `process` learns an org's
+      // enterprise from the entry that names it, in order, so entries before it stay with their org.
+      const org = e.org?.toLowerCase();
+      const known = this.scopeMode === "business" ? (org ? (this.orgBusiness.get(org) ?? null) : null) : null;
+      scopes.add(scopeOf(e, this.scopeMode, e.business && this.scopeMode === "business" ? e.business : known));
       if (!e.org) continue;
       let set = logins.get(e.org);
       if (!set) logins.set(e.org, (set = new Set()));

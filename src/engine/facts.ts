@@ -14,22 +14,27 @@ export interface MemberChange extends MemberStatus {
   at: number;
 }
 
-/** The directory entries of one batch's users, with what the batch's events taught. */
+/**
+ * The directory entries of one batch's users, with what the batch's events taught. Logins and org names are
+ * case-insensitive on GitHub (and in storage): `Mallory` joining `Acme` is `mallory` cloning from `acme`.
+ */
 export class BatchDirectory {
   private changes: MemberChange[] = [];
+  private readonly known = new Map<string, MemberStatus>();
 
-  constructor(private readonly known: Map<string, Map<string, MemberStatus>>) {}
+  constructor(loaded: Map<string, Map<string, MemberStatus>>) {
+    for (const [org, members] of loaded) for (const [login, m] of members) this.known.set(keyOf(org, login), m);
+  }
 
   get(org: string, login: string): MemberStatus | undefined {
-    return this.known.get(org)?.get(login);
+    return this.known.get(keyOf(org, login));
   }
 
   /** As the store's upsert: a null `joinedAt` keeps the one known. */
   set(org: string, login: string, isMember: boolean, joinedAt: number | null, at: number): void {
-    let members = this.known.get(org);
-    if (!members) this.known.set(org, (members = new Map()));
-    const kept = joinedAt ?? members.get(login)?.joinedAt ?? null;
-    members.set(login, { isMember, joinedAt: kept });
+    const key = keyOf(org, login);
+    const kept = joinedAt ?? this.known.get(key)?.joinedAt ?? null;
+    this.known.set(key, { isMember, joinedAt: kept });
     this.changes.push({ org, login, isMember, joinedAt, at });
   }
 
@@ -38,6 +43,12 @@ export class BatchDirectory {
     this.changes = [];
     return out;
   }
+}
+
+// Length-prefixed, so no org name can make two keys collide.
+function keyOf(org: string, login: string): string {
+  const o = org.toLowerCase();
+  return `${o.length}:${o}${login.toLowerCase()}`;
 }
 
 export function learnFacts(directory: BatchDirectory, event: OrgEvent): void {

@@ -50,6 +50,12 @@ export interface AuditLogPollerOptions {
   notice: (n: AuditLogNotice) => Promise<void> | void;
   /** Pages read per poll at most, so one org's backlog cannot hold the shared budget for hours. */
   maxPages?: number;
+  /**
+   * Runs the unit of work that stores a page's events and position. The app passes its queue's writer, so a
+   * webhook delivery taken in meanwhile is judged after these older events, never before. Default: a plain
+   * unit of work.
+   */
+  storeEvents?: <T>(write: (tx: Storage) => Promise<T>) => Promise<T>;
 }
 
 export interface PollResult {
@@ -106,6 +112,7 @@ export class AuditLogPoller {
   private readonly limiter: Bottleneck;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly onEvents: AuditLogPollerOptions["onEvents"];
+  private readonly storeEvents: NonNullable<AuditLogPollerOptions["storeEvents"]>;
   private readonly notice: AuditLogPollerOptions["notice"];
   private readonly maxPages: number;
   /** Orgs being polled right now: a second poll of the same org is skipped, not run twice. */
@@ -118,6 +125,7 @@ export class AuditLogPoller {
     this.limiter = opts.limiter ?? createAuditLogLimiter();
     this.sleep = opts.sleep ?? defaultSleep;
     this.onEvents = opts.onEvents;
+    this.storeEvents = opts.storeEvents ?? ((write) => this.storage.unitOfWork(write));
     this.notice = opts.notice;
     this.maxPages = opts.maxPages ?? 200;
   }
@@ -250,7 +258,7 @@ export class AuditLogPoller {
       }
       pos = { ...pos, boundaryIds: [...boundary] };
       // The page's events and the position after them are stored together: a crash leaves both or neither.
-      const added = await this.storage.unitOfWork(async (tx) => {
+      const added = await this.storeEvents(async (tx) => {
         const answers = await tx.events.add(events);
         await this.save(pos, tx);
         return answers;

@@ -9,12 +9,18 @@
 // A finding held below `alerts.min_severity` and raised here is released by the dispatcher's next flush.
 import { raiseSeverity } from "../domain/severity.js";
 import { youngAccountReason } from "../engine/raise.js";
-import { accountCreatedAt } from "../github/accounts.js";
+import { ACCOUNT_RECHECK_MS, accountCreatedAt } from "../github/accounts.js";
 import type { OctokitLike } from "../github/octokit.js";
 import type { Storage } from "../store/storage.js";
 
-/** Findings looked at per pass, so one pass stays short; the rest wait for the next. */
+/** GitHub lookups per pass, so one pass stays short; the rest wait for the next. */
 export const MAX_CHECKS_PER_PASS = 50;
+/**
+ * Findings looked at per pass. Most need no lookup (the actor's account is known from an earlier finding), and
+ * findings of an installation the app cannot act as are passed over without one: reading well past the lookup
+ * budget keeps them from holding the head of the queue.
+ */
+export const MAX_FINDINGS_PER_PASS = 1000;
 /**
  * A finding whose actor's account could not be learned for this long after it was recorded is marked checked
  * as it is: findings that fail for good (an installation that is gone) must not hold the oldest places of the
@@ -31,7 +37,8 @@ export interface CheckActorsOptions {
 }
 
 /**
- * Checks the actors of up to MAX_CHECKS_PER_PASS findings. A lookup that fails (rate limit, GitHub down)
+ * Checks the actors of findings not checked yet, those without an issue first, with at most
+ * MAX_CHECKS_PER_PASS lookups on GitHub (an account already known costs none). A lookup that fails (rate limit, GitHub down)
  * leaves its finding unchecked and ends the pass: the next pass asks again rather than spend the budget now.
  * An installation the app cannot act as leaves only its own findings unchecked. Answers how many it raised.
  */
@@ -51,14 +58,22 @@ export async function checkActors(opts: CheckActorsOptions): Promise<number> {
   };
 
   let raised = 0;
-  for (const f of await storage.findings.actorsToCheck(MAX_CHECKS_PER_PASS)) {
+  let lookups = 0;
+  for (const f of await storage.findings.actorsToCheck(MAX_FINDINGS_PER_PASS)) {
     // Offline findings (an export judged without credentials) have no installation to ask through.
     if (f.actor === null || f.installationId === null) {
       await storage.findings.markActorChecked(f.id);
       continue;
     }
     const octokit = await client(f.installationId);
-    const createdAt = octokit ? await accountCreatedAt(f.actor, { octokit, storage, now }) : undefined;
+    const known = await storage.directory.account(f.actor);
+    const fresh = known !== undefined && now - known.checkedAt < ACCOUNT_RECHECK_MS && now >= known.checkedAt;
+    if (!fresh && octokit) {
+      // Out of lookups for this pass: findings of accounts already known are still checked.
+      if (lookups >= MAX_CHECKS_PER_PASS) continue;
+      lookups++;
+    }
+    const createdAt = fresh ? known.createdAt : octokit ? await accountCreatedAt(f.actor, { octokit, storage, now }) : undefined;
     if (createdAt === undefined) {
       if (now - f.createdAt >= GIVE_UP_AFTER_MS) {
         await storage.findings.markActorChecked(f.id);

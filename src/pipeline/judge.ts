@@ -45,8 +45,11 @@ export interface JudgeResult {
 export async function judgeBatch(items: readonly JudgeItem[], opts: JudgeOptions): Promise<JudgeResult> {
   const { engine } = opts;
   const result: JudgeResult = { judged: 0, duplicates: 0, recorded: [] };
-  try {
-    await opts.storage.unitOfWork(async (tx) => {
+  // Rolled back: the state the engine changed in memory for this batch was never stored. Dropped before any
+  // other unit of work starts, so no later batch judges with it.
+  const onRollback = () => engine.forget();
+  await opts.storage.unitOfWork(
+    async (tx) => {
       const events = items.map((i) => i.event);
       const fresh =
         opts.record === "seen"
@@ -70,11 +73,8 @@ export async function judgeBatch(items: readonly JudgeItem[], opts: JudgeOptions
       }
       if (opts.record === "queued") await tx.events.markProcessed(events.map((e) => e.id));
       await engine.writeBack(tx, opts.expireStateBefore);
-    });
-  } catch (err) {
-    // Rolled back: the state the engine changed in memory for this batch was never stored.
-    engine.forget();
-    throw err;
-  }
+    },
+    { onRollback },
+  );
   return result;
 }

@@ -71,7 +71,7 @@ export interface FindingRepository {
   /** Raises a finding's severity and remembers why (also marks its actor checked). */
   raise(findingId: number, severity: Severity, reason: string): Promise<void>;
   markActorChecked(findingId: number): Promise<void>;
-  /** Findings whose actor's account has not been looked up yet (oldest first). */
+  /** Findings whose actor's account has not been looked up yet: those without an issue first, then oldest first. */
   actorsToCheck(limit: number): Promise<FindingRow[]>;
   markFilingStarted(findingId: number, at: number): Promise<void>;
   markFiled(findingId: number, issueRepo: string, issueNumber: number, seq: number): Promise<void>;
@@ -175,6 +175,10 @@ export interface SweepRepository {
   saveInventory(org: string, seen: readonly InventoryListing[], goneIds: readonly number[], at: number): Promise<void>;
 }
 
+export interface UnitOfWorkOptions {
+  onRollback?: () => void;
+}
+
 export interface Storage {
   /** `sqlite` or `postgres`, for logs and /health. */
   readonly backend: string;
@@ -186,8 +190,12 @@ export interface Storage {
   readonly notices: NoticeRepository;
   readonly cursors: CursorRepository;
   readonly sweeps: SweepRepository;
-  /** Runs `fn` as one unit of work: all of it is committed, or none of it. See the promises above. */
-  unitOfWork<T>(fn: (tx: Storage) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` as one unit of work: all of it is committed, or none of it. See the promises above. `onRollback`
+   * runs when it is undone (`fn` threw, or the commit failed), before any other unit of work starts: the place
+   * to drop what a caller holds in memory about the work that was undone.
+   */
+  unitOfWork<T>(fn: (tx: Storage) => Promise<T>, opts?: UnitOfWorkOptions): Promise<T>;
   /** Answers when the database answers (for /health); rejects with its error otherwise. */
   ping(): Promise<void>;
   /** Housekeeping the backend needs now and then (SQLite: a WAL checkpoint), off the event loop where it can be. */

@@ -32,9 +32,9 @@ afterEach(async () => {
 
 /** Hands every unit of work of `s`, and every step nested in one, a changed `tx` (a repository that fails, say). */
 function alterUnits(s: Storage, alter: (tx: Storage) => Storage) {
-  const wrap = (tx: Storage): Storage => ({ ...alter(tx), unitOfWork: (fn) => tx.unitOfWork((inner) => fn(wrap(inner))) });
+  const wrap = (tx: Storage): Storage => ({ ...alter(tx), unitOfWork: (fn, opts) => tx.unitOfWork((inner) => fn(wrap(inner)), opts) });
   const original = s.unitOfWork.bind(s);
-  return vi.spyOn(s, "unitOfWork").mockImplementation((fn) => original((tx) => fn(wrap(tx))));
+  return vi.spyOn(s, "unitOfWork").mockImplementation((fn, opts) => original((tx) => fn(wrap(tx)), opts));
 }
 
 const diskFull = () => new Error("SQLITE_FULL: database or disk is full");
@@ -226,6 +226,20 @@ describe("judging at intake", () => {
     await runtime.acceptEvents([makeEvent({ action: "push", org: "Octocoders", installationId: 1, at: T0 })]);
     await runtime.acceptDelivery(...fork("order-2"));
     expect((await storage.events.pending(200)).map((e) => e.id)).toContain("webhook:order-2");
+    await runtime.idle();
+    expect(await storage.events.pending(200)).toHaveLength(0);
+  });
+
+  it("queues a delivery behind a page the audit-log poller stored through the runtime's queue writer", async () => {
+    await warmUp();
+    const older = makeEvent({ action: "push", org: "Octocoders", installationId: 1, at: T0 });
+    // As the poller stores a page: its events and its position in one unit of work.
+    const page = runtime.queueEvents(async (tx) => tx.events.add([older]));
+    const delivery = runtime.acceptDelivery(...fork("after-page"));
+    expect(await page).toEqual([true]);
+    await delivery;
+    // Queued behind the page's event, not judged ahead of it at intake.
+    expect((await storage.events.pending(200)).map((e) => e.id)).toEqual([older.id, "webhook:after-page"]);
     await runtime.idle();
     expect(await storage.events.pending(200)).toHaveLength(0);
   });

@@ -94,7 +94,7 @@ function instrumented(inner: Storage) {
       },
       write: (changes, expireBefore) => (failWrites ? Promise.reject(new Error("disk full")) : tx.state.write(changes, expireBefore)),
     },
-    unitOfWork: (fn) => tx.unitOfWork((inner2) => fn(wrap(inner2))),
+    unitOfWork: (fn, opts) => tx.unitOfWork((inner2) => fn(wrap(inner2)), opts),
   });
   return { storage: wrap(inner), counts, failNextWrites: (on: boolean) => (failWrites = on) };
 }
@@ -142,7 +142,7 @@ describe("Engine state between batches", () => {
     // Had the engine kept the lost batch's window, one more repository would already make a finding with 8.
     const r = await judge(storage, engine, [clone(5, T0 + 7 * MINUTE)]);
     expect(r.recorded).toHaveLength(1);
-    expect(r.recorded[0]!.finding.repos).toHaveLength(6);
+    expect(r.recorded[0]!.finding.repos).toEqual([0, 1, 2, 3, 4, 5].map((n) => `acme/repo-${n}`));
     await base.close();
   });
 
@@ -159,5 +159,69 @@ describe("Engine state between batches", () => {
     }
     expect(results[0]!.length).toBe(3);
     expect(results[1]).toEqual(results[0]);
+  });
+});
+
+describe("Engine batches give the results of one event at a time", () => {
+  const judgeIn = async (storage: Storage, engine: Engine, batches: OrgEvent[][]) => {
+    for (const b of batches) await judge(storage, engine, b);
+    return (await storage.findings.list()).map((f) => `${f.scope} ${f.fingerprint} ${f.severity} ${f.raisedReason ?? "-"}`);
+  };
+
+  it("counts an org's entries before the first one naming its enterprise with the org, wherever the batches end", async () => {
+    // Six clones, only the sixth naming the enterprise: five count with the org, the sixth with the enterprise.
+    const events = [0, 1, 2, 3, 4, 5].map((i) => ({ ...clone(i, T0 + i * MINUTE), ...(i === 5 ? { business: "globex-ent" } : {}) }));
+    const results: string[][] = [];
+    for (const size of [1, 6]) {
+      const storage = openSqliteStorage(MEMORY);
+      const engine = new Engine({ now: () => T0, scope: "business" });
+      const batches = Array.from({ length: Math.ceil(events.length / size) }, (_, i) => events.slice(i * size, (i + 1) * size));
+      results.push(await judgeIn(storage, engine, batches));
+      await storage.close();
+    }
+    expect(results[0]).toEqual([]);
+    expect(results[1]).toEqual(results[0]);
+  });
+
+  it("raises a new member's finding when the join and the copy come in one batch, whatever the letter case", async () => {
+    const joined = makeEvent({ action: "org.add_member", actor: "owner", org: "Acme", at: T0 - DAY, details: { user: "Mallory" } });
+    const results: string[][] = [];
+    for (const batches of [[[joined], [fork(T0)]], [[joined, fork(T0)]]]) {
+      const storage = openSqliteStorage(MEMORY);
+      results.push(await judgeIn(storage, new Engine({ now: () => T0 }), batches));
+      await storage.close();
+    }
+    expect(results[0]).toEqual([expect.stringMatching(/^org:acme personal-fork:.* critical mallory joined acme on 2026-10-01/)]);
+    expect(results[1]).toEqual(results[0]);
+  });
+
+  it("drops a batch's state before the next batch starts when its commit fails", async () => {
+    const base = openSqliteStorage(MEMORY);
+    const engine = new Engine({ now: () => T0, log: { error: (obj) => errors.push(obj) } });
+    const errors: unknown[] = [];
+    await judge(base, engine, [clone(0, T0)]);
+    // The next commit fails (a full disk), after everything in the batch succeeded.
+    const db = base.store.db;
+    const exec = db.exec.bind(db);
+    let failCommit = true;
+    db.exec = ((sql: string) => {
+      if (sql === "COMMIT" && failCommit) {
+        failCommit = false;
+        throw new Error("SQLITE_FULL: database or disk is full");
+      }
+      return exec(sql);
+    }) as typeof db.exec;
+    const lost = judge(base, engine, [1, 2, 3, 4].map((i) => clone(i, T0 + i * MINUTE)));
+    // Queued behind it: judged with what is stored (one repository), not with the lost batch's window.
+    const next = judge(base, engine, [5, 6, 7].map((i) => clone(i, T0 + (4 + i) * MINUTE)));
+    await expect(lost).rejects.toThrow("SQLITE_FULL");
+    const r = await next;
+    expect(errors).toEqual([]);
+    expect(r.recorded).toEqual([]);
+    const state = await base.state.loadScope("org:acme");
+    const repos = JSON.stringify(state.filter((e) => e.detector === "mass-clone").map((e) => e.value));
+    for (const n of [0, 5, 6, 7]) expect(repos).toContain(`acme/repo-${n}`);
+    for (const n of [1, 2, 3, 4]) expect(repos).not.toContain(`acme/repo-${n}`);
+    await base.close();
   });
 });

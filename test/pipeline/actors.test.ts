@@ -184,16 +184,44 @@ describe("checkActors", () => {
     expect(t.warnings.some((w) => w.includes("for a day"))).toBe(true);
   });
 
-  it(`looks at ${MAX_CHECKS_PER_PASS} findings per pass at most`, async () => {
+  it(`asks GitHub ${MAX_CHECKS_PER_PASS} times per pass at most, and checks findings of known accounts without asking`, async () => {
     const t = setup();
-    await t.storage.directory.setAccount("mallory", Date.parse(OLD.created_at), T0);
+    const owner = (i: number) => `user-${i}`;
     for (let i = 0; i <= MAX_CHECKS_PER_PASS; i++) {
+      await t.run(fork({ actor: owner(i), details: { forkFullName: `${owner(i)}/api`, forkOwner: owner(i), forkOwnerType: "User" } }, owner(i)));
+    }
+    // Twenty findings of one account already known: checked from the directory, no lookup spent on them.
+    await t.storage.directory.setAccount("mallory", Date.parse(OLD.created_at), T0);
+    for (let i = 0; i < 20; i++) {
       await t.run(fork({ details: { forkFullName: `mallory/api-${i}`, forkOwner: "mallory", forkOwnerType: "User" } }));
     }
+    const asked: string[] = [];
+    nock(API)
+      .get(/^\/users\/user-\d+$/)
+      .times(MAX_CHECKS_PER_PASS + 1)
+      .reply(200, (uri) => {
+        asked.push(uri);
+        return { login: uri.split("/").pop(), created_at: OLD.created_at };
+      });
     await t.pass();
-    expect(await t.storage.findings.actorsToCheck(100)).toHaveLength(1);
+    expect(asked).toHaveLength(MAX_CHECKS_PER_PASS);
+    expect((await t.storage.findings.actorsToCheck(100)).map((f) => f.actor)).toEqual([owner(MAX_CHECKS_PER_PASS)]);
     await t.pass();
+    expect(asked).toHaveLength(MAX_CHECKS_PER_PASS + 1);
     expect(await t.storage.findings.actorsToCheck(100)).toHaveLength(0);
+  });
+
+  it("passes over the findings of an installation it cannot act as, and checks the others' behind them", async () => {
+    const t = setup();
+    for (let i = 0; i < 60; i++) {
+      await t.run(fork({ installationId: 7, details: { forkFullName: `mallory/old-${i}`, forkOwner: "mallory", forkOwnerType: "User" } }));
+    }
+    await t.run(fork({ actor: "eve", details: { forkFullName: "eve/api", forkOwner: "eve", forkOwnerType: "User" } }, "eve"));
+    t.ctx.failInstallation = 7;
+    const scope = nock(API).get("/users/eve").reply(200, { login: "eve", created_at: OLD.created_at });
+    await t.pass();
+    expect(scope.isDone()).toBe(true);
+    expect((await t.storage.findings.actorsToCheck(100)).every((f) => f.installationId === 7)).toBe(true);
   });
 
   it("gets a finding held below alerts.min_severity filed once the check raised it to the threshold", async () => {

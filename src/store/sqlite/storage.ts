@@ -22,6 +22,7 @@ import type {
   StateRepository,
   Storage,
   SweepRepository,
+  UnitOfWorkOptions,
 } from "../storage.js";
 import { MEMORY, openDatabase } from "./open.js";
 import { Store } from "./store.js";
@@ -77,16 +78,21 @@ export class SqliteStorage implements Storage {
     if (opts.checkpoints === "background" && file !== MEMORY) this.startCheckpointer(opts.checkpointEveryMs ?? 1000);
   }
 
-  unitOfWork<T>(fn: (tx: Storage) => Promise<T>): Promise<T> {
+  unitOfWork<T>(fn: (tx: Storage) => Promise<T>, opts?: UnitOfWorkOptions): Promise<T> {
     return this.top.enter(async () => {
       const db = this.store.db;
+      // Undo callbacks of this unit and of the steps inside it that completed: all of their work goes if the
+      // unit rolls back.
+      const undo: (() => void)[] = opts?.onRollback ? [opts.onRollback] : [];
       db.exec("BEGIN IMMEDIATE");
       try {
-        const result = await fn(this.view());
+        const result = await fn(this.view(undo));
         db.exec("COMMIT");
         return result;
       } catch (err) {
         if (db.inTransaction) db.exec("ROLLBACK");
+        // Still inside the lock: no other unit of work has started on what the caller held in memory.
+        runAll(undo);
         throw err;
       }
     });
@@ -96,12 +102,12 @@ export class SqliteStorage implements Storage {
    * What a unit of work (or a step) hands its function: the same repositories, run at once inside the open
    * transaction, at a level of their own where its nested steps queue.
    */
-  private view(): Storage {
+  private view(undo: (() => void)[]): Storage {
     const level = new Level();
     return {
       backend: "sqlite",
       ...repositories(this.store, level.run),
-      unitOfWork: (fn) => level.enter(() => this.step(fn)),
+      unitOfWork: (fn, opts) => level.enter(() => this.step(fn, opts, undo)),
       ping: () => level.run(() => void this.store.db.prepare("SELECT 1").get()),
       maintain: () => Promise.resolve(),
       close: () => Promise.reject(new Error("close() inside a unit of work")),
@@ -109,19 +115,23 @@ export class SqliteStorage implements Storage {
   }
 
   /** A unit of work inside one: a savepoint, so a failing step undoes only itself. */
-  private async step<T>(fn: (tx: Storage) => Promise<T>): Promise<T> {
+  private async step<T>(fn: (tx: Storage) => Promise<T>, opts: UnitOfWorkOptions | undefined, parentUndo: (() => void)[]): Promise<T> {
     const db = this.store.db;
     const name = `uow_${++this.depth}`;
+    const undo: (() => void)[] = opts?.onRollback ? [opts.onRollback] : [];
     db.exec(`SAVEPOINT ${name}`);
     try {
-      const result = await fn(this.view());
+      const result = await fn(this.view(undo));
       db.exec(`RELEASE ${name}`);
+      // Kept, but only as long as the enclosing unit is: its rollback undoes this step too.
+      parentUndo.push(...undo);
       return result;
     } catch (err) {
       if (db.inTransaction) {
         db.exec(`ROLLBACK TO ${name}`);
         db.exec(`RELEASE ${name}`);
       }
+      runAll(undo);
       throw err;
     } finally {
       this.depth--;
@@ -199,6 +209,17 @@ class Level {
     } finally {
       this.open = false;
       release();
+    }
+  }
+}
+
+/** Runs every undo callback; one that throws does not stop the others (the rollback itself already happened). */
+function runAll(undo: readonly (() => void)[]): void {
+  for (const f of undo) {
+    try {
+      f();
+    } catch {
+      // Nothing to add: the caller's own error is what is reported.
     }
   }
 }

@@ -162,7 +162,9 @@ export class Store {
       filingError: p(`UPDATE findings SET last_error = ? WHERE id = ?`),
       raise: p(`UPDATE findings SET severity = ?, raised_reason = ?, actor_checked = 1 WHERE id = ?`),
       actorChecked: p(`UPDATE findings SET actor_checked = 1 WHERE id = ?`),
-      actorsToCheck: p(`SELECT * FROM findings WHERE actor_checked = 0 AND actor IS NOT NULL ORDER BY id LIMIT ?`),
+      actorsToCheck: p(
+        `SELECT * FROM findings WHERE actor_checked = 0 AND actor IS NOT NULL ORDER BY issue_number IS NOT NULL, id LIMIT ?`,
+      ),
       stateScope: p(`SELECT detector, key, value, expires_at FROM detector_state WHERE scope = ?`),
       stateSet: p(
         `INSERT INTO detector_state (scope, detector, key, value, expires_at) VALUES (?, ?, ?, ?, ?)

@@ -812,6 +812,33 @@ export function storageContract(name: string, factory: () => Promise<ContractSub
         expect((await storage.cursors.auditLog("acme"))?.boundaryIds).toEqual(["x"]);
       });
 
+      it("runs onRollback when it is undone, before the next unit of work starts, and never when it commits", async () => {
+        const log: string[] = [];
+        await storage.unitOfWork(async (tx) => void (await tx.sweeps.saveState("ok", 1, T0)), { onRollback: () => log.push("committed unit") });
+        const failing = storage.unitOfWork(
+          async (tx) => {
+            // A step that completed is undone with the unit around it: its hook runs too.
+            await tx.unitOfWork(async (step) => void (await step.sweeps.saveState("step", 1, T0)), { onRollback: () => log.push("step") });
+            await sleep(5);
+            throw new Error("boom");
+          },
+          { onRollback: () => log.push("unit") },
+        );
+        const next = storage.unitOfWork(async () => void log.push("next unit starts"));
+        await expect(failing).rejects.toThrow("boom");
+        await next;
+        expect(log).toEqual(["unit", "step", "next unit starts"]);
+        expect(await storage.sweeps.state("step")).toBeUndefined();
+        // A failing step undoes only itself and runs only its own hook.
+        const steps: string[] = [];
+        await storage.unitOfWork(async (tx) => {
+          await expect(
+            tx.unitOfWork(async () => Promise.reject(new Error("step failed")), { onRollback: () => steps.push("failed step") }),
+          ).rejects.toThrow("step failed");
+        }, { onRollback: () => steps.push("unit") });
+        expect(steps).toEqual(["failed step"]);
+      });
+
       it("writes nothing when its function throws, and passes the error on", async () => {
         const e = event();
         const boom = new Error("boom");

@@ -43,6 +43,12 @@ const BACKEND = {
   message: "Only src/store/ reaches a storage backend: open it with src/store/open.ts and use the Storage interface.",
 };
 
+// Detectors are independent of each other: what two must agree on lives in src/detectors/shared.ts.
+const SIBLING_DETECTOR = {
+  regex: "^\\./(?!types\\.js$|shared\\.js$)",
+  message: "A detector imports no other detector: move what both need to src/detectors/shared.ts.",
+};
+
 function escapeRegex(s) {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
@@ -106,9 +112,15 @@ const layering = [
         ...layerPatterns(name),
         ...(name === "app" || name === "index" || name === "main" ? [] : [PROBOT]),
         ...(name === "store" ? [] : [DRIVER, BACKEND]),
+        ...(name === "detectors" ? [SIBLING_DETECTOR] : []),
       ]),
     },
   })),
+  // The registry is the one file of src/detectors/ that imports every detector.
+  {
+    files: ["src/detectors/index.ts"],
+    rules: { "no-restricted-imports": restrict([...layerPatterns("detectors"), PROBOT, DRIVER, BACKEND]) },
+  },
   // Tests and scripts may import any layer (and tests the framework); the driver stays in the store's tests.
   {
     files: ["test/**/*.ts", "scripts/**/*.ts"],

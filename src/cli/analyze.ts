@@ -15,6 +15,7 @@ import type { OrgEvent } from "../events/types.js";
 import { judgeBatch } from "../pipeline/judge.js";
 import { openStorage } from "../store/open.js";
 import type { FindingRow, Storage } from "../store/storage.js";
+import { KNOWN_ENVELOPES, UNKNOWN_ENVELOPE } from "./envelopes.js";
 import { readAuditLogBatches, UnreadableInput, type AuditLogFormat } from "./read-audit-log.js";
 
 export interface AnalyzeOptions {
@@ -197,7 +198,10 @@ function emptyProblem(summary: FileSummary, items: number, first: BadLine | unde
   let why: string;
   if (summary.format === "empty") why = summary.gzip ? "it is empty once gunzipped" : "it is empty";
   else if (!first) why = summary.format === "csv" ? "it holds a CSV header row and nothing else" : `it was read as ${as} with nothing in it`;
-  else why = `it was read as ${as}, and none of its ${count(items, "value")} is an audit event (line ${first.line}: ${first.reason})`;
+  else if (first.reason.endsWith(UNKNOWN_ENVELOPE)) {
+    // Said once here rather than left to be guessed from the line's reason: the entries may well be inside.
+    why = `it was read as ${as}, and none of its ${count(items, "value")} is an audit event or in an envelope this reader knows (${KNOWN_ENVELOPES}) (line ${first.line}: ${first.reason.slice(0, -UNKNOWN_ENVELOPE.length)})`;
+  } else why = `it was read as ${as}, and none of its ${count(items, "value")} is an audit event (line ${first.line}: ${first.reason})`;
   return `${summary.file === "-" ? "standard input" : summary.file} has no audit entries: ${why}`;
 }
 

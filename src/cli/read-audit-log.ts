@@ -3,14 +3,17 @@
 // from streaming (S3, Azure, GCS, Splunk), each possibly gzipped (streaming always is). The format is chosen
 // from the content, not the file name: gzip by its magic bytes, the text encoding by its byte-order mark
 // (UTF-8 without one; UTF-16 as PowerShell's `>` writes it), then the first character that is not white
-// space (`[` an array, `{` JSON lines, anything else CSV). Entries that are not audit events are reported
-// with their line number and never stop the read; an input that is not an audit log at all, or whose
-// structure breaks part-way, throws UnreadableInput so that it is never taken for an empty or complete one.
+// space (`[` an array, `{` JSON lines, anything else CSV). Each JSON value is an entry or, as streams and
+// SIEM exports write them, an envelope around one or more (envelopes.ts). Entries that are not audit events
+// are reported with their line number and never stop the read; an input that is not an audit log at all, or
+// whose structure breaks part-way, throws UnreadableInput so that it is never taken for an empty or complete
+// one.
 import fs from "node:fs";
 import { Readable, pipeline } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { createGunzip } from "node:zlib";
 import { parse as parseCsv } from "csv-parse";
+import { NOT_AN_EVENT, unwrapEntries } from "./envelopes.js";
 
 export type AuditLogItem = { entry: unknown; line: number } | { bad: true; line: number; reason: string };
 
@@ -215,24 +218,39 @@ function isEntry(v: unknown): v is { action: string } {
   return typeof v === "object" && v !== null && !Array.isArray(v) && typeof (v as { action?: unknown }).action === "string";
 }
 
-function judge(value: unknown, line: number): AuditLogItem {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    return { bad: true, line, reason: "not a JSON object" };
+/**
+ * Adds the audit entries in one parsed JSON value to `batch`: the value itself, or what a streaming or SIEM
+ * envelope around it holds (envelopes.ts), all with the line the value starts on; or the reason it is none.
+ */
+function judge(value: unknown, line: number, batch: AuditLogItem[]): void {
+  // Bare entries, nearly every line of most files, skip the envelope checks.
+  if (isEntry(value)) {
+    batch.push({ entry: value, line });
+    return;
   }
-  if (!isEntry(value)) return { bad: true, line, reason: "no `action` field: not an audit event" };
-  return { entry: value, line };
+  for (const u of unwrapEntries(value, MAX_VALUE_CHARS)) {
+    batch.push("entry" in u ? { entry: u.entry, line } : { bad: true, line, reason: u.reason });
+  }
+}
+
+/** A CSV row's entry: its columns are flat text, never an envelope. */
+function judgeRow(row: Record<string, unknown>, line: number): AuditLogItem {
+  return isEntry(row) ? { entry: row, line } : { bad: true, line, reason: NOT_AN_EVENT };
 }
 
 const INVALID_JSON = "invalid JSON";
 
-function parseJson(text: string, line: number): AuditLogItem {
+/** Parses one JSON value into `batch`; false, with nothing added, when the text is not JSON at all. */
+function parseJson(text: string, line: number, batch: AuditLogItem[], keepInvalid = true): boolean {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
-    return { bad: true, line, reason: `${INVALID_JSON} (${(err as Error).message})` };
+    if (keepInvalid) batch.push({ bad: true, line, reason: `${INVALID_JSON} (${(err as Error).message})` });
+    return false;
   }
-  return judge(value, line);
+  judge(value, line, batch);
+  return true;
 }
 
 /**
@@ -279,7 +297,7 @@ async function* jsonLines(chunks: AsyncIterable<Buffer>): AsyncGenerator<AuditLo
         const end = nl > start && buf.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
         if (end > start) {
           const s = buf.slice(start, end);
-          if (s.trim() !== "") batch.push(parseJson(s, line));
+          if (s.trim() !== "") parseJson(s, line, batch);
         }
       }
       start = nl + 1;
@@ -295,11 +313,9 @@ async function* jsonLines(chunks: AsyncIterable<Buffer>): AsyncGenerator<AuditLo
       const last = skipping ? "" : rest.replace(/\r$/, "");
       let cut = false;
       if (last.trim() !== "") {
-        const item = parseJson(last, line + 1);
         // A last line without its newline that is not JSON is where the file was cut (a copy or a streaming
         // sink interrupted): what should have followed is lost, which is not a bad line but a broken file.
-        cut = "bad" in item && item.reason.startsWith(INVALID_JSON);
-        if (!cut) batch.push(item);
+        cut = !parseJson(last, line + 1, batch, false);
       }
       if (batch.length > 0) yield batch;
       if (cut) throw new UnreadableInput("the file ends in the middle of a JSON line (cut short?)", line + 1);
@@ -420,7 +436,7 @@ async function* jsonValues(chunks: AsyncIterable<Buffer>): AsyncGenerator<AuditL
       parts = [];
       partsLength = 0;
     }
-    batch.push(parseJson(value, elementLine));
+    parseJson(value, elementLine, batch);
   };
 
   for await (const chunk of chunks) {
@@ -493,7 +509,7 @@ async function* csvRows(chunks: AsyncIterable<Buffer>): AsyncGenerator<AuditLogI
       }
       o[path[path.length - 1]!] = cell;
     }
-    batch.push(judge(entry, info.lines));
+    batch.push(judgeRow(entry, info.lines));
     if (batch.length >= 1000) {
       yield batch;
       batch = [];

@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { actionsOf, entryOf, isAction, type KnownAction } from "../events/actions.js";
 import type { OrgEvent } from "../events/types.js";
-import { COPY_ACTIONS, isAutomation, isCountedCopy } from "./mass-clone.js";
+import { COPY_ACTIONS, isAutomation, isCountedCopy } from "./shared.js";
 import type { FindingDraft } from "../domain/finding.js";
 import { defineDetector, type DetectorState } from "./types.js";
 import { watches } from "../domain/watch.js";

@@ -1,67 +1,151 @@
-// mass-clone: one account or token copying many company repositories in a short time, the bulk-copy step
-// before code turns up in personal storage. Clones and zip downloads are counted TOGETHER as distinct
-// non-public repositories (public rule sets count them apart, so alternating the two halves their count),
-// per actor and per hashed token, in two tiers. One burst is one finding: its subject names the hour of the
-// burst's first clone, so crossing the second tier raises the same finding instead of filing another.
+// mass-clone: one account or token copying many company repositories, the bulk-copy step before code turns
+// up in personal storage. Every way of taking a full copy counts, TOGETHER, as distinct non-public
+// repositories (public rule sets count clones and zip downloads apart, so alternating the two halves their
+// count): clones, zip downloads, archive downloads through the REST API, and the first fetch of a repository
+// the account never had (objects fetched into another local repository are logged as `git.fetch`, not
+// `git.clone`). Four tiers, per actor and per hashed token:
+//   - a burst over 30 min (high) or 10 min (critical): one finding named after the hour the burst started, so
+//     crossing the second tier raises the same finding instead of filing another;
+//   - a day: more distinct repositories in 24 h than anyone's daily work touches, however slowly copied;
+//   - an account's own history: repositories it never had, accumulated over days (copying spread thin over
+//     many nights, each night too small to notice).
 import { z } from "zod";
-import type { KnownAction } from "../events/actions.js";
+import { actionsOf, entryOf, isAction, type KnownAction } from "../events/actions.js";
 import type { OrgEvent } from "../events/types.js";
+import type { FindingDraft } from "../domain/finding.js";
 import type { Severity } from "../domain/severity.js";
+import { isAutomation, isoHour } from "./shared.js";
 import { defineDetector, type DetectorState } from "./types.js";
 import { watches } from "../domain/watch.js";
 
 const MINUTE = 60_000;
-/** Hard cap on repositories remembered per key; pruning to the window normally keeps it far below. */
-const MAX_TRACKED = 200;
+const DAY = 24 * 60 * MINUTE;
+/**
+ * Cap on repositories remembered in one actor's or token's 24-hour window, newest kept: it must hold more
+ * than the daily threshold (whose maximum is set below it), and only a sweep ever comes near it.
+ */
+const MAX_TRACKED = 500;
+/**
+ * What an account's history remembers: the repositories it copied or fetched, each for HISTORY_DAYS after its
+ * latest touch, at most HISTORY_MAX of them (the least recently touched go first). 30 days is four times the
+ * new-repositories window and longer than GitHub keeps git events (7 days), so a repository someone pulls
+ * every few weeks stays known; 300 is ten times or more the repositories a developer works on in a month,
+ * and bounds each account's entry to about 12 KB. Forgetting can only make a later copy count as new, so
+ * both bounds err towards reporting, never towards silence.
+ */
+const HISTORY_DAYS = 30;
+const HISTORY_MAX = 300;
 
-/** Actions that hand a full copy of a repository's code to whoever ran them. */
-export const COPY_ACTIONS = ["git.clone", "repo.download_zip"] as const satisfies readonly KnownAction[];
+/** What mass-clone reads, and what each is called in evidence. */
+const KINDS = {
+  "git.clone": "clone",
+  "repo.download_zip": "zip download",
+  "git.fetch": "first fetch",
+  "api.request": "archive download (API)",
+} satisfies Partial<Record<KnownAction, string>>;
+
+/** `2026-10-02`: the day used in the daily and new-repositories subjects. */
+function isoDay(at: number): string {
+  return new Date(at).toISOString().slice(0, 10);
+}
 
 /**
- * Whether an event is a human's (or a personal token's) copy of a non-public repository: what both
- * mass-clone and credential-added count. Bots and GitHub App server-to-server tokens run CI and
- * mirrors all day; public repositories can be copied by anyone anyway. Unknown visibility (older audit
- * entries) counts, because missing is not the same as public.
+ * `GET /repos/{owner}/{repo}/tarball/{ref}` and `/zipball/`, as a path (`url_path`, or a `route` that
+ * names the repository), with the API's host or GitHub Enterprise Server prefix allowed in front. Anchored,
+ * so a path that merely contains such a segment further on (a file named so) is not read as an archive.
  */
-export function isCountedCopy(event: OrgEvent): boolean {
-  if (!event.repo || !Number.isFinite(event.at)) return false;
-  if (isAutomation(event)) return false;
-  return event.visibility !== "public";
+const ARCHIVE_PATH = /^(?:https?:\/\/[^/]+)?(?:\/api\/v3)?\/repos\/([A-Za-z0-9-]+)\/([A-Za-z0-9._-]+)\/(?:tarball|zipball)(?:[/?#]|$)/i;
+/** The same route as a template (`/repos/{owner}/{repo}/tarball/{ref}`, `/repos/:owner/:repo/zipball/*ref`). */
+const ARCHIVE_ROUTE = /^(?:\/api\/v3)?\/repos\/[^/]+\/[^/]+\/(?:tarball|zipball)(?:[/?#]|$)/i;
+
+/**
+ * The repository an `api.request` entry downloaded an archive of, or null when it is any other call. The
+ * entry's own repository wins; otherwise it is read from the path, and only an archive of the org's own
+ * repositories counts (the log can name calls about other owners' public code).
+ */
+function archiveRepo(event: OrgEvent): string | null {
+  const extra = event.details.extra;
+  if (!extra) return null;
+  const method = extra.request_method;
+  // HEAD and the like download nothing; an entry that names no method is counted.
+  if (typeof method === "string" && method.toUpperCase() !== "GET") return null;
+  const path = typeof extra.url_path === "string" ? extra.url_path : undefined;
+  const route = typeof extra.route === "string" ? extra.route : undefined;
+  const named = [path, route].map((p) => (p === undefined ? null : ARCHIVE_PATH.exec(p))).find((m) => m != null);
+  if (named) {
+    if (event.repo) return event.repo;
+    const owner = named[1] as string;
+    if (event.org && owner.toLowerCase() !== event.org.toLowerCase()) return null;
+    return `${owner}/${named[2] as string}`;
+  }
+  if (event.repo && ((path && ARCHIVE_ROUTE.test(path)) || (route && ARCHIVE_ROUTE.test(route)))) return event.repo;
+  return null;
 }
 
-/** Bots and app tokens: excluded by every behavioural detector. */
-export function isAutomation(event: OrgEvent): boolean {
-  if (event.actorIsBot) return true;
-  return typeof event.tokenType === "string" && /server-to-server/i.test(event.tokenType);
+/** A non-public repository whose code someone may have taken: which one and how. */
+interface Copy {
+  repo: string;
+  kind: (typeof KINDS)[keyof typeof KINDS];
+  fetch: boolean;
 }
 
-/** `2026-10-02T10`: the hour used in burst subjects. */
-export function isoHour(at: number): string {
-  return new Date(at).toISOString().slice(0, 13);
+function copyOf(event: OrgEvent): Copy | null {
+  const kind = entryOf(KINDS, event.action);
+  if (kind === undefined || !Number.isFinite(event.at) || isAutomation(event)) return null;
+  if (event.visibility === "public") return null;
+  const repo = isAction(event, "api.request") ? archiveRepo(event) : event.repo;
+  if (!repo) return null;
+  return { repo, kind, fetch: isAction(event, "git.fetch") };
 }
 
-/** Recent copies of one actor or token, and the burst in progress. Short keys: this is stored per actor. */
+/** A run of copying over a threshold: its start (first copy in the window) and the last time it was over. */
+interface Run {
+  s: number;
+  l: number;
+}
+
+function isRun(v: unknown): v is Run {
+  return !!v && typeof v === "object" && typeof (v as Run).s === "number" && typeof (v as Run).l === "number";
+}
+
+function entries(raw: unknown): [string, number][] {
+  return Array.isArray(raw)
+    ? raw.filter((e): e is [string, number] => Array.isArray(e) && typeof e[0] === "string" && typeof e[1] === "number")
+    : [];
+}
+
+/**
+ * Extends, starts or ends a run: it goes on while the window stays over its threshold without a full quiet
+ * window in between. Answers the run when `over`, else undefined.
+ */
+function advance(run: Run | undefined, over: boolean, end: number, window: number, start: () => number): { run: Run | undefined; now: Run | undefined } {
+  if (over) {
+    const next = !run || end - run.l > window ? { s: start(), l: end } : { s: run.s, l: Math.max(run.l, end) };
+    return { run: next, now: next };
+  }
+  return { run: run && end - run.l > window ? undefined : run, now: undefined };
+}
+
+/** Recent copies of one actor or token, and the runs in progress. Short keys: this is stored per actor. */
 interface CloneWindow {
   /** Newest event time seen: the end of the window, so a late event never moves the window backwards. */
   n: number;
-  /** Distinct repositories with the time of their latest copy, newest window only. */
+  /** Distinct repositories with the time of their latest copy, the last 24 hours. */
   r: [repo: string, at: number][];
-  /** Burst in progress: start (first copy), last time it was over a threshold, highest tier reached. */
-  b?: { s: number; l: number; t: 1 | 2 };
+  /** Burst in progress, with the highest tier reached. */
+  b?: Run & { t: 1 | 2 };
+  /** Day-long run in progress. */
+  d?: Run;
 }
 
 function readWindow(state: DetectorState, key: string): CloneWindow {
   const raw = state.get<CloneWindow>(key);
   if (!raw || typeof raw !== "object" || typeof raw.n !== "number" || !Array.isArray(raw.r)) return { n: -Infinity, r: [] };
-  const r = raw.r.filter(
-    (e): e is [string, number] => Array.isArray(e) && typeof e[0] === "string" && typeof e[1] === "number",
-  );
   const b = raw.b;
-  const burst =
-    b && typeof b === "object" && typeof b.s === "number" && typeof b.l === "number" && (b.t === 1 || b.t === 2)
-      ? b
-      : undefined;
-  return { n: raw.n, r, ...(burst ? { b: burst } : {}) };
+  const w: CloneWindow = { n: raw.n, r: entries(raw.r) };
+  if (isRun(b) && (b.t === 1 || b.t === 2)) w.b = b;
+  if (isRun(raw.d)) w.d = raw.d;
+  return w;
 }
 
 interface Limits {
@@ -69,16 +153,20 @@ interface Limits {
   highWindow: number;
   criticalAtLeast: number;
   criticalWindow: number;
+  dailyAbove: number;
 }
 
 interface Assessment {
   tier: 0 | 1 | 2;
-  burst: { s: number; l: number; t: 1 | 2 } | undefined;
+  burst: (Run & { t: 1 | 2 }) | undefined;
   inHigh: string[];
   inCritical: number;
+  /** The day-long run when the last 24 hours are over the daily threshold. */
+  daily: Run | undefined;
+  inDay: string[];
 }
 
-/** Records one copy under `key` and says which tier the key's window is in now. */
+/** Records one copy under `key` and says which tiers the key's windows are in now. */
 function track(state: DetectorState, key: string, repo: string, at: number, lim: Limits): Assessment {
   const w = readWindow(state, key);
   const lower = repo.toLowerCase();
@@ -87,8 +175,8 @@ function track(state: DetectorState, key: string, repo: string, at: number, lim:
   else w.r.push([repo, at]);
   w.n = Math.max(w.n, at);
   const end = w.n;
-  const span = Math.max(lim.highWindow, lim.criticalWindow);
-  w.r = w.r.filter((e) => e[1] >= end - span);
+  // The short windows are at most a day long (their settings' maximum), so a day of copies serves them all.
+  w.r = w.r.filter((e) => e[1] >= end - DAY);
   if (w.r.length > MAX_TRACKED) w.r = w.r.sort((x, y) => y[1] - x[1]).slice(0, MAX_TRACKED);
 
   const inHighEntries = w.r.filter((e) => e[1] >= end - lim.highWindow);
@@ -96,6 +184,7 @@ function track(state: DetectorState, key: string, repo: string, at: number, lim:
   const highMet = inHighEntries.length > lim.highAbove;
   const criticalMet = inCritical >= lim.criticalAtLeast;
   const tier: 0 | 1 | 2 = criticalMet ? 2 : highMet ? 1 : 0;
+  const burstSpan = Math.max(lim.highWindow, lim.criticalWindow);
 
   let burst = w.b;
   if (tier > 0) {
@@ -109,29 +198,122 @@ function track(state: DetectorState, key: string, repo: string, at: number, lim:
       burst = { s: burst.s, l: Math.max(burst.l, end), t: burst.t === 2 || t === 2 ? 2 : 1 };
     }
     w.b = burst;
-  } else if (burst && end - burst.l > span) {
+  } else if (burst && end - burst.l > burstSpan) {
     delete w.b;
-    burst = undefined;
   }
-  state.set(key, w, end + span);
-  return { tier, burst: tier > 0 ? burst : undefined, inHigh: inHighEntries.map((e) => e[0]).sort(), inCritical };
+
+  const day = advance(w.d, w.r.length > lim.dailyAbove, end, DAY, () => w.r.reduce((m, e) => Math.min(m, e[1]), end));
+  if (day.run) w.d = day.run;
+  else delete w.d;
+
+  state.set(key, w, end + DAY);
+  return {
+    tier,
+    burst: tier > 0 ? burst : undefined,
+    inHigh: inHighEntries.map((e) => e[0]).sort(),
+    inCritical,
+    daily: day.now,
+    inDay: day.now ? w.r.map((e) => e[0]).sort() : [],
+  };
+}
+
+/**
+ * What one account (or, for entries without one, one token) has copied or fetched: the repositories it has,
+ * which decides whether a fetch is a copy, and the ones new to it lately, for the new-repositories tier.
+ */
+interface History {
+  n: number;
+  /** Lower-cased repository with its latest touch; HISTORY_DAYS and HISTORY_MAX bound it. */
+  h: [repo: string, at: number][];
+  /** Repositories first copied within the new-repositories window, as named, with the time of that copy. */
+  w: [repo: string, at: number][];
+  /** New-repositories run in progress. */
+  b?: Run;
+}
+
+function readHistory(state: DetectorState, key: string): History {
+  const raw = state.get<History>(key);
+  if (!raw || typeof raw !== "object" || typeof raw.n !== "number") return { n: -Infinity, h: [], w: [] };
+  const hist: History = { n: raw.n, h: entries(raw.h), w: entries(raw.w) };
+  if (isRun(raw.b)) hist.b = raw.b;
+  return hist;
+}
+
+/**
+ * The time the detector first saw a copy in this scope. Until it has watched for the new-repositories window,
+ * every repository is new to every account, so that tier waits; the history is learned meanwhile.
+ */
+function watchedSince(state: DetectorState, at: number): number {
+  const raw = state.get<{ s: number; n: number }>("since");
+  const known = raw && typeof raw.s === "number" && typeof raw.n === "number" ? raw : undefined;
+  // Written again at most daily (it only has to outlive the histories), not on every copy.
+  if (!known || at < known.s || at - known.n > DAY) {
+    const next = { s: Math.min(known?.s ?? at, at), n: Math.max(known?.n ?? at, at) };
+    state.set("since", next, next.n + HISTORY_DAYS * DAY);
+    return next.s;
+  }
+  return known.s;
+}
+
+interface NewRepos {
+  /** Whether the repository was not in the account's history before this event. */
+  isNew: boolean;
+  /** The new-repositories run when this copy is new and the window is over the threshold. */
+  run: Run | undefined;
+  repos: string[];
+}
+
+/**
+ * Looks the copy up in the account's history, remembers it, and judges the new-repositories tier. While
+ * `learning`, a repository is remembered but not counted as new.
+ */
+function remember(state: DetectorState, key: string, repo: string, at: number, learning: boolean, threshold: number, window: number): NewRepos {
+  const hist = readHistory(state, key);
+  hist.n = Math.max(hist.n, at);
+  const end = hist.n;
+  const horizon = end - HISTORY_DAYS * DAY;
+  // Forget first: a repository last touched before the horizon is new again.
+  hist.h = hist.h.filter((e) => e[1] >= horizon);
+  const lower = repo.toLowerCase();
+  const hit = hist.h.find((e) => e[0] === lower);
+  const isNew = !hit;
+  if (hit) hit[1] = Math.max(hit[1], at);
+  else if (at >= horizon) hist.h.push([lower, at]);
+  if (hist.h.length > HISTORY_MAX) hist.h = hist.h.sort((x, y) => y[1] - x[1]).slice(0, HISTORY_MAX);
+
+  const added = isNew && !learning && at >= end - window;
+  if (added) hist.w.push([repo, at]);
+  hist.w = hist.w.filter((e) => e[1] >= end - window);
+  if (hist.w.length > HISTORY_MAX) hist.w = hist.w.sort((x, y) => y[1] - x[1]).slice(0, HISTORY_MAX);
+  // Only a new copy moves the run: a known repository copied again says nothing about this tier.
+  let run: Run | undefined;
+  if (added) {
+    const r = advance(hist.b, hist.w.length >= threshold, end, window, () => hist.w.reduce((m, e) => Math.min(m, e[1]), end));
+    run = r.now;
+    if (r.run) hist.b = r.run;
+    else delete hist.b;
+  } else if (hist.b && end - hist.b.l > window) {
+    delete hist.b;
+  }
+  state.set(key, hist, end + HISTORY_DAYS * DAY);
+  return { isNew, run, repos: run ? hist.w.map((e) => e[0]).sort() : [] };
 }
 
 export const massClone = defineDetector({
   id: "mass-clone",
-  title: "Many repositories cloned or downloaded in a short time",
+  title: "Many repositories cloned, fetched or downloaded by one account",
   warningSign: "bulk copying",
-  source: "audit log `git.clone`, `repo.download_zip`",
+  source: "audit log `git.clone`, `repo.download_zip`, first `git.fetch` of a repository, archive `api.request`",
   defaultSeverity: "high",
   enabledByDefault: true,
-  actions: COPY_ACTIONS,
+  actions: actionsOf(KINDS),
   settings: z.object({
     high_more_than_repos: z
       .number()
       .int()
       .min(1)
       .default(5)
-      .describe("High when MORE than this many distinct non-public repositories are cloned or zip-downloaded within `high_window_minutes`.")
+      .describe("High when MORE than this many distinct non-public repositories are copied (cloned, downloaded, or fetched for the first time) within `high_window_minutes`.")
       .register(watches, { weaker: "higher" }),
     high_window_minutes: z
       .number()
@@ -156,6 +338,36 @@ export const massClone = defineDetector({
       .default(10)
       .describe("Window of the critical tier, in minutes.")
       .register(watches, { weaker: "lower" }),
+    daily_more_than_repos: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_TRACKED - 1)
+      .default(50)
+      .describe(
+        "High when MORE than this many distinct non-public repositories are copied within 24 hours, however slowly (a sweep paced under the short windows). Several times what a developer touches in a day; a scanning service account that copies more every day belongs in `allow.actors`.",
+      )
+      .register(watches, { weaker: "higher" }),
+    new_repos_at_least: z
+      .number()
+      .int()
+      .min(1)
+      .max(HISTORY_MAX)
+      .default(20)
+      .describe(
+        "Medium when AT LEAST this many non-public repositories new to the account (not copied or fetched by it in the 30 days before) are copied within `new_repos_days`: copying spread thin over many nights. Twice what a new member clones in their first days.",
+      )
+      .register(watches, { weaker: "higher" }),
+    new_repos_days: z
+      .number()
+      .int()
+      .min(1)
+      .max(HISTORY_DAYS)
+      .default(7)
+      .describe(
+        "Window of the new-repositories tier, in days. The tier also waits this long after the first copy seen in the org, since until then every repository is new to everyone.",
+      )
+      .register(watches, { weaker: "lower" }),
   }),
   nextSteps: [
     "Ask the person (or the owner of the token) what the copies were for; compare the repositories listed here with their role and current work.",
@@ -164,62 +376,99 @@ export const massClone = defineDetector({
     "Treat the copied code as disclosed: rotate any secrets committed to these repositories, and keep this issue's evidence for a case or a takedown.",
   ],
   detect(event, ctx) {
-    if (!isCountedCopy(event)) return [];
-    const repo = event.repo as string;
+    const copy = copyOf(event);
+    if (!copy) return [];
     // Nobody to attribute an anonymous copy to (they can only be of public repositories anyway).
     if (!event.actor && !event.token) return [];
+    const { repo } = copy;
     const s = ctx.settings;
+    const newWindow = s.new_repos_days * DAY;
+    const since = watchedSince(ctx.state, event.at);
+    const learning = event.at - since < newWindow;
+
+    // Whether the account (or, without one, the token) has the repository already decides what a fetch is:
+    // the first one brings the whole repository, the later ones are ordinary work.
+    const owner = event.actor ? { key: `seen:${event.actor}`, who: event.actor, prefix: event.actor } : { key: `seen:token:${event.token}`, who: `token ${event.token}`, prefix: `token:${event.token}` };
+    const fresh = remember(ctx.state, owner.key, repo, event.at, learning, s.new_repos_at_least, newWindow);
+    if (copy.fetch && !fresh.isNew) return [];
+
     const lim: Limits = {
       highAbove: s.high_more_than_repos,
       highWindow: s.high_window_minutes * MINUTE,
       criticalAtLeast: s.critical_at_least_repos,
       criticalWindow: s.critical_window_minutes * MINUTE,
+      dailyAbove: s.daily_more_than_repos,
     };
     const byActor = event.actor ? track(ctx.state, `actor:${event.actor}`, repo, event.at, lim) : undefined;
     const byToken = event.token ? track(ctx.state, `token:${event.token}`, repo, event.at, lim) : undefined;
+    const actorSide = byActor && event.actor ? { a: byActor, who: event.actor, prefix: event.actor } : undefined;
+    const tokenSide = byToken && event.token ? { a: byToken, who: `token ${event.token}`, prefix: `token:${event.token}` } : undefined;
 
-    // Name the incident after the person when their own window explains it; a token-only burst (copies
-    // without an actor, or spread over actor-less entries) is named after the token.
-    let pick: Assessment | undefined;
-    let who: string;
-    let prefix: string;
-    if (byActor && byActor.tier > 0 && event.actor) {
-      pick = byActor;
-      who = event.actor;
-      prefix = event.actor;
-    } else if (byToken && byToken.tier > 0 && event.token) {
-      pick = byToken;
-      who = `token ${event.token}`;
-      prefix = `token:${event.token}`;
-    } else {
-      return [];
-    }
-    const burst = pick.burst;
-    if (!burst) return [];
-    const critical = burst.t === 2;
-    const severity: Severity = critical ? "critical" : "high";
-    const summary = critical
-      ? `${who} copied at least ${s.critical_at_least_repos} non-public repositories within ${s.critical_window_minutes} min (clones and zip downloads)`
-      : `${who} copied more than ${s.high_more_than_repos} non-public repositories within ${s.high_window_minutes} min (clones and zip downloads)`;
-    return [
+    const base = {
+      at: new Date(event.at).toISOString(),
+      action: event.action,
+      copy: copy.kind,
+      repo,
+      visibility: event.visibility ?? "unknown",
+    };
+    const draft = (subject: string, severity: Severity, summary: string, repos: string[], facts: FindingDraft["evidence"]): FindingDraft[] => [
       {
-        subject: `${prefix}:${isoHour(burst.s)}`,
+        subject,
         severity,
         summary,
         actor: event.actor,
-        repos: pick.inHigh.includes(repo) ? pick.inHigh : [...pick.inHigh, repo].sort(),
-        evidence: {
-          at: new Date(event.at).toISOString(),
-          action: event.action,
-          repo,
-          visibility: event.visibility ?? "unknown",
-          [`distinct repos in ${s.high_window_minutes} min`]: pick.inHigh.length,
-          [`distinct repos in ${s.critical_window_minutes} min`]: pick.inCritical,
-          "burst started": new Date(burst.s).toISOString(),
-          token: event.token,
-          country: event.country,
-        },
+        repos: repos.includes(repo) ? repos : [...repos, repo].sort(),
+        evidence: { ...base, ...facts, token: event.token, country: event.country },
       },
     ];
+    const how = "(clones, downloads and first fetches)";
+
+    // One finding per event, the sharpest tier first. Each is named after the person when their own window
+    // explains it, otherwise after the token (copies without an actor, or spread over actor-less entries).
+    const burstSide = [actorSide, tokenSide].find((side) => side && side.a.tier > 0 && side.a.burst);
+    if (burstSide?.a.burst) {
+      const { a, who, prefix } = burstSide;
+      const burst = a.burst as Run & { t: 1 | 2 };
+      const critical = burst.t === 2;
+      return draft(
+        `${prefix}:${isoHour(burst.s)}`,
+        critical ? "critical" : "high",
+        critical
+          ? `${who} copied at least ${s.critical_at_least_repos} non-public repositories within ${s.critical_window_minutes} min ${how}`
+          : `${who} copied more than ${s.high_more_than_repos} non-public repositories within ${s.high_window_minutes} min ${how}`,
+        a.inHigh,
+        {
+          [`distinct repos in ${s.high_window_minutes} min`]: a.inHigh.length,
+          [`distinct repos in ${s.critical_window_minutes} min`]: a.inCritical,
+          "burst started": new Date(burst.s).toISOString(),
+        },
+      );
+    }
+    const daySide = [actorSide, tokenSide].find((side) => side?.a.daily);
+    if (daySide?.a.daily) {
+      const { a, who, prefix } = daySide;
+      const run = a.daily as Run;
+      return draft(
+        `${prefix}:day:${isoDay(run.s)}`,
+        "high",
+        `${who} copied more than ${s.daily_more_than_repos} non-public repositories within 24 h ${how}`,
+        a.inDay,
+        { "distinct repos in 24 h": a.inDay.length, "copying started": new Date(run.s).toISOString() },
+      );
+    }
+    if (fresh.run) {
+      const run = fresh.run;
+      return draft(
+        `${owner.prefix}:new-repos:${isoDay(run.s)}`,
+        "medium",
+        `${owner.who} copied at least ${s.new_repos_at_least} non-public repositories new to the account within ${s.new_repos_days} days ${how}`,
+        fresh.repos,
+        {
+          [`repos new to the account in ${s.new_repos_days} days`]: fresh.repos.length,
+          "first of them copied": new Date(run.s).toISOString(),
+        },
+      );
+    }
+    return [];
   },
 });

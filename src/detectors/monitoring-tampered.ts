@@ -25,6 +25,14 @@ const SWITCHED_OFF = {
   "org.disable_saml": "SAML single sign-on disabled",
   "org.disable_two_factor_requirement": "two-factor authentication requirement disabled",
   "org.disable_source_ip_disclosure": "source IP addresses hidden from the audit log",
+  // Any OAuth app a member authorizes may then read the org's repositories with that member's access.
+  "org.disable_oauth_app_restrictions": "OAuth app access restrictions disabled",
+  // The enterprise's own switches weaken every org of the enterprise at once; the IP allow list and
+  // streaming use the same action names at both levels.
+  "business.disable_saml": "SAML single sign-on disabled for the enterprise",
+  "business.disable_oidc": "OIDC single sign-on disabled for the enterprise",
+  "business.disable_two_factor_requirement": "two-factor authentication requirement disabled for the enterprise",
+  "business.disable_source_ip_disclosure": "source IP addresses hidden from the enterprise audit log",
 } satisfies Partial<Record<KnownAction, string>>;
 
 function dayOf(at: number): string {
@@ -98,14 +106,20 @@ export const monitoringTampered = defineDetector({
 
     if (event.action === STREAM_UPDATE) {
       const extra = event.details.extra ?? {};
-      const enabled = flag(extra.audit_log_stream_enabled);
+      const enabled = flag(extra.audit_log_stream_enabled) ?? flag(extra.enabled);
       const sink = typeof extra.audit_log_stream_sink === "string" ? extra.audit_log_stream_sink : "unknown";
       if (enabled === false) {
         return [finding(event, scope, "high", "audit-log streaming paused or disabled", { sink })];
       }
-      // Not a pause, but the endpoint may now point elsewhere: worth a look, not an alarm.
+      if (enabled === true) {
+        // The stream keeps running (a rotated credential, a renamed bucket): nothing went dark, but the
+        // endpoint may now point elsewhere, so it is recorded for someone to glance at.
+        const updated = "audit-log streaming endpoint updated, stream left enabled";
+        return [finding(event, scope, "low", updated, { sink, enabled: true })];
+      }
+      // The entry does not say whether the stream still runs: it may have been paused.
       const changed = "audit-log streaming configuration changed";
-      return [finding(event, scope, "medium", changed, { sink, enabled: enabled ?? "unknown" })];
+      return [finding(event, scope, "medium", changed, { sink, enabled: "unknown" })];
     }
 
     if (HOOK_ACTIONS.has(event.action)) {

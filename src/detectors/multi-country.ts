@@ -5,7 +5,7 @@
 // The audit log locates events only to a country, so distances are between country centroids.
 import { z } from "zod";
 import { distanceKm, toCountryCode } from "../geo/countries.js";
-import { isAutomation, isoHour } from "./mass-clone.js";
+import { isAutomation, isoHour } from "./shared.js";
 import type { Severity } from "../domain/severity.js";
 import { defineDetector, type DetectorState } from "./types.js";
 import { watches } from "../domain/watch.js";

@@ -3,7 +3,7 @@
 // days of every actor (and of a freshly installed monitor) stay silent.
 import { z } from "zod";
 import { toCountryCode } from "../geo/countries.js";
-import { isAutomation } from "./mass-clone.js";
+import { isAutomation } from "./shared.js";
 import { defineDetector } from "./types.js";
 import { watches } from "../domain/watch.js";
 

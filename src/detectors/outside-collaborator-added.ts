@@ -65,7 +65,7 @@ export const outsideCollaboratorAdded = defineDetector({
       {
         subject: `${where}:${user.toLowerCase()}`,
         severity,
-        summary: `${isMember === false ? "Outside collaborator" : "User of unknown org membership"} ${user} ${raised ? "raised to" : "given"} ${permission ?? "unknown"} access to ${where}`,
+        summary: `${isMember === false ? "Outside collaborator" : "User of unknown org membership"} ${user} ${raised ? "raised to" : "given"} ${permission ? `${permission} access` : "access (permission not in the entry)"} to ${where}`,
         actor: event.actor,
         repos: event.repo ? [event.repo] : [],
         evidence: {

@@ -7,7 +7,7 @@ import { z } from "zod";
 import { isAction, type KnownAction } from "../events/actions.js";
 import type { OrgEvent } from "../events/types.js";
 import type { FindingDraft } from "../domain/finding.js";
-import { defineDetector } from "./types.js";
+import { defineDetector, type DetectorState } from "./types.js";
 import { watches } from "../domain/watch.js";
 
 const TRANSFER_ACTIONS = ["repo.transfer_start", "repo.transfer_outgoing", "repo.transfer"] as const satisfies readonly KnownAction[];
@@ -16,6 +16,8 @@ const DESTROY = "repo.destroy" satisfies KnownAction;
 const DAY = 24 * 60 * 60 * 1000;
 /** How long a seen deletion or allowed transfer explains a later hole in the inventory; sweeps run hourly. */
 const EXPLAINED_MEMORY = 30 * DAY;
+/** How long an org's enterprise, learned from an entry, is remembered: orgs rarely change enterprise. */
+const BUSINESS_MEMORY = 365 * DAY;
 
 function sameLogin(a: string | null | undefined, b: string | null | undefined): boolean {
   return !!a && !!b && a.toLowerCase() === b.toLowerCase();
@@ -66,6 +68,30 @@ function destination(e: OrgEvent): { owner: string | null; ownerType: string | n
   };
 }
 
+/** The enterprise an entry names (the converter's `business`, or the raw field kept as evidence). */
+function businessOf(e: OrgEvent): string | null {
+  const b = e.business ?? e.details.extra?.business;
+  return typeof b === "string" && b.length > 0 ? b : null;
+}
+
+function businessKey(org: string): string {
+  return `business-of:${org.toLowerCase()}`;
+}
+
+/**
+ * The enterprise both sides of a transfer belong to, when known: the destination is an org that an earlier
+ * entry showed in the same enterprise as this one. Only a business-wide analysis (`analyze` of an enterprise's
+ * export) sees other orgs' entries; a single org's log never proves it, and the move stays critical there
+ * unless the destination is on `allow.fork_owners`.
+ */
+function sharedEnterprise(event: OrgEvent, owner: string | null, ownerType: string | null, state: DetectorState): string | null {
+  if (!owner || ownerType === "User") return null;
+  const business = businessOf(event);
+  if (!business) return null;
+  const known = state.get<string>(businessKey(owner));
+  return typeof known === "string" && known.toLowerCase() === business.toLowerCase() ? business : null;
+}
+
 function transferredTo(
   event: OrgEvent,
   repo: string,
@@ -73,20 +99,23 @@ function transferredTo(
   ownerType: string | null,
   newName: string | null,
   allowedOwner: (login: string) => boolean,
+  enterprise: string | null = null,
 ): FindingDraft[] {
   // Into the org (the receiving side of a transfer) or a rename: nothing left the org.
   if (owner && sameLogin(owner, event.org)) return [];
   if (owner && allowedOwner(owner)) return [];
-  const into = ownerType === "User" ? "personal account" : ownerType === "Organization" ? "organization" : "account";
+  const into = ownerType === "User" ? "personal account" : ownerType === "Organization" || enterprise ? "organization" : "account";
   const requested = isAction(event, "repo.transfer_start");
   const summary = owner
-    ? `${repo} ${requested ? "requested to transfer" : "transferred"} to ${into} ${owner}`
+    ? `${repo} ${requested ? "requested to transfer" : "transferred"} to ${into} ${owner}${enterprise ? ` of the same enterprise (${enterprise})` : ""}`
     : `${repo} ${requested ? "transfer requested" : "transferred out"} (destination not in the entry)`;
   return [
     {
       subject: repo,
-      // Any known destination outside the allowlist is critical: a user, or an org nobody vouched for.
-      severity: owner ? "critical" : "high",
+      // Any known destination outside the allowlist is critical: a user, or an org nobody vouched for. An org
+      // of the same enterprise keeps the code under the company's owners, policies and audit log, so nothing
+      // left the company; who can read it may still have changed, so it is recorded, as low.
+      severity: enterprise ? "low" : owner ? "critical" : "high",
       summary,
       actor: event.actor,
       repos: [repo],
@@ -97,6 +126,7 @@ function transferredTo(
         "new owner": owner ?? "unknown",
         "owner type": ownerType ?? "unknown",
         "new name": newName ?? "unknown",
+        ...(enterprise ? { enterprise } : {}),
       },
     },
   ];
@@ -127,6 +157,9 @@ export const repoTransferred = defineDetector({
     "Take away members' right to transfer repositories (Settings → Member privileges → Repository deletion and transfer).",
   ],
   detect(event, ctx) {
+    // Every entry that names both its org and its enterprise teaches which orgs belong to that enterprise.
+    const business = businessOf(event);
+    if (business && event.org) ctx.state.set(businessKey(event.org), business, event.at + BUSINESS_MEMORY);
     const repo = originalName(event);
     if (!repo) return [];
     const explainedKey = `explained:${repo.toLowerCase()}`;
@@ -166,10 +199,11 @@ export const repoTransferred = defineDetector({
     }
 
     const { owner, ownerType, newName } = destination(event);
-    if (owner && ctx.allow.forkOwner(owner) && !isAction(event, "repo.transfer_start")) {
+    const enterprise = sharedEnterprise(event, owner, ownerType, ctx.state);
+    if (owner && (enterprise || ctx.allow.forkOwner(owner)) && !isAction(event, "repo.transfer_start")) {
       // An allowed move still leaves a hole in the inventory; the sweep must not report it as unexplained.
       ctx.state.set(explainedKey, event.at, event.at + EXPLAINED_MEMORY);
     }
-    return transferredTo(event, repo, owner, ownerType, newName, ctx.allow.forkOwner);
+    return transferredTo(event, repo, owner, ownerType, newName, ctx.allow.forkOwner, enterprise);
   },
 });

@@ -7,9 +7,15 @@
 
 /** GitHub's own audit-log names, passed through unchanged by from-audit-log.ts. */
 export const AUDIT_LOG_ACTIONS = [
+  "api.request", // a REST API call made with a token (streamed audit logs); archive downloads among them
   "audit_log_streaming.destroy", // an audit-log streaming endpoint deleted
   "audit_log_streaming.update", // a streaming endpoint changed, paused or resumed
-  "git.clone", // a repository cloned or fetched over git
+  "business.disable_oidc", // OIDC single sign-on turned off for the enterprise (Enterprise Managed Users)
+  "business.disable_saml", // SAML single sign-on turned off for the enterprise
+  "business.disable_source_ip_disclosure", // source IP addresses hidden from the enterprise's audit log
+  "business.disable_two_factor_requirement", // two-factor authentication no longer required by the enterprise
+  "git.clone", // a repository cloned over git
+  "git.fetch", // objects fetched over git into a local repository, which need not be a clone of this one
   "hook.config_changed", // a webhook's target or settings changed
   "hook.create", // a webhook added to the org or a repository
   "ip_allow_list.disable", // the IP allow list turned off
@@ -21,6 +27,7 @@ export const AUDIT_LOG_ACTIONS = [
   "oauth_authorization.create", // a user authorized an OAuth app
   "org.add_member", // someone joined the org
   "org.add_outside_collaborator", // a non-member given access to an org repository
+  "org.disable_oauth_app_restrictions", // OAuth apps no longer need approval to reach the org's data
   "org.disable_saml", // SAML single sign-on turned off
   "org.disable_source_ip_disclosure", // source IP addresses hidden from the audit log
   "org.disable_two_factor_requirement", // two-factor authentication no longer required

@@ -173,7 +173,11 @@ const EXTRA_KEYS = [
   "audit_log_stream_sink",
   "migration_id",
   "repo_was",
+  "inviter",
 ] as const;
+
+/** `enabled` of an `audit_log_streaming.*` entry: whether the stream is left running after the change. */
+const STREAM_EXTRA_KEYS = ["enabled"] as const;
 
 /** Transfer facts whose meaning varies between GitHub's event versions: kept raw beside newOwner. */
 const TRANSFER_EXTRA_KEYS = ["new_nwo", "new_owner_id", "old_user", "owner", "target_login", "new_owner_type", "target_type"] as const;
@@ -182,8 +186,14 @@ const TRANSFER_EXTRA_KEYS = ["new_nwo", "new_owner_id", "old_user", "owner", "ta
 const PROTECTION_EXTRA_KEYS = ["name", "branch", "pattern"] as const;
 
 const KEY_ACTION = /^(public_key|deploy_key)\./;
+/** Actions whose affected person is the `invitee`: invitations of every kind, and outside collaborators. */
+const INVITEE_ACTION = /invit|^org\.add_outside_collaborator$/;
+/** Streaming entries say whether the stream is left on in a field too generic to keep for every action. */
+const STREAM_ACTION = /^audit_log_streaming\./;
 const PROTECTION_ACTION = /^protected_branch\./;
 const TRANSFER_ACTION = /transfer/;
+/** A repository's own transfer (not an issue's or an org's): the repository's owner is the org it left. */
+const REPO_TRANSFER_ACTION = /^repo\.transfer/;
 
 function ownerType(v: unknown): string | undefined {
   const s = name(v)?.toLowerCase();
@@ -197,7 +207,11 @@ function detailsOf(e: Obj, action: string): EventDetails {
   const d: EventDetails = {};
   const prev = visibility(e.previous_visibility);
   if (prev) d.previousVisibility = prev;
-  const user = name(e.user);
+  // Invitations and `org.add_outside_collaborator` name the person in `invitee` (and the one who invited in
+  // `inviter`, kept as evidence); for them `invitee` wins. Elsewhere `user` is the person acted upon. Git
+  // events carry `user: ""`, which names nobody.
+  const invitee = name(e.invitee);
+  const user = INVITEE_ACTION.test(action) ? (invitee ?? name(e.user)) : (name(e.user) ?? invitee);
   if (user) d.user = user;
   const permission = name(e.permission) ?? name(e.new_repo_permission) ?? name(e.repo_permission);
   if (permission) d.permission = permission;
@@ -231,17 +245,18 @@ function detailsOf(e: Obj, action: string): EventDetails {
     (action.startsWith("hook.") ? (name(e.url) ?? name(e.target_url)) : undefined);
   if (hookUrl) d.hookUrl = hookUrl;
 
-  const extra = extraOf(e, TRANSFER_ACTION.test(action), PROTECTION_ACTION.test(action));
+  const extra = extraOf(e, TRANSFER_ACTION.test(action), PROTECTION_ACTION.test(action), STREAM_ACTION.test(action));
   if (extra) d.extra = extra;
   return d;
 }
 
 /** Every evidence key, in the order `extra` lists them, with the group it belongs to. */
-const EXTRA_ORDER = new Map<string, { at: number; group: "all" | "transfer" | "protection" }>(
+const EXTRA_ORDER = new Map<string, { at: number; group: "all" | "transfer" | "protection" | "stream" }>(
   [
     ...EXTRA_KEYS.map((k) => [k, "all"] as const),
     ...TRANSFER_EXTRA_KEYS.map((k) => [k, "transfer"] as const),
     ...PROTECTION_EXTRA_KEYS.map((k) => [k, "protection"] as const),
+    ...STREAM_EXTRA_KEYS.map((k) => [k, "stream"] as const),
   ].map(([k, group], at) => [k, { at, group }]),
 );
 
@@ -250,12 +265,14 @@ const EXTRA_ORDER = new Map<string, { at: number; group: "all" | "transfer" | "p
  * evidence), or undefined when there are none. Walks the entry's own keys, a handful, rather than looking up
  * every evidence key in it: this runs for every entry `analyze` reads.
  */
-function extraOf(e: Obj, transfer: boolean, protection: boolean): Extra | undefined {
+function extraOf(e: Obj, transfer: boolean, protection: boolean, stream: boolean): Extra | undefined {
   let found: { at: number; k: string; v: string | number | boolean | null }[] | undefined;
   for (const k in e) {
     const slot = EXTRA_ORDER.get(k);
     if (slot === undefined || !Object.hasOwn(e, k)) continue;
-    if ((slot.group === "transfer" && !transfer) || (slot.group === "protection" && !protection)) continue;
+    if ((slot.group === "transfer" && !transfer) || (slot.group === "protection" && !protection) || (slot.group === "stream" && !stream)) {
+      continue;
+    }
     const v = extraValue(e[k], k);
     if (v !== undefined) (found ??= []).push({ at: slot.at, k, v });
   }
@@ -299,6 +316,20 @@ function idOf(e: Obj, org: string | null): string {
   return `audit:sha1:${createHash("sha1").update(`${org?.toLowerCase() ?? ""}\n${canonical(e)}`).digest("hex")}`;
 }
 
+/**
+ * The org a transfer entry that names none happened in: the owner of the repository as it was (`repo_was`),
+ * else of the repository it names. A transfer is only a finding relative to the org it left, so guessing
+ * nothing would lose it; a bare repository name says no owner and gives none.
+ */
+function transferOrg(e: Obj): string | undefined {
+  for (const v of [e.repo_was, pick(e, "repo", "repository", "repo_name", "repository_name")]) {
+    const s = name(isObj(v) ? pick(v, "full_name", "nwo") : v);
+    const slash = s?.indexOf("/") ?? -1;
+    if (s && slash > 0) return s.slice(0, slash);
+  }
+  return undefined;
+}
+
 /** Where an entry's time is, the first present wins. */
 const TIME_KEYS = ["@timestamp", "created_at", "timestamp", "at_sign_timestamp"] as const;
 
@@ -340,7 +371,7 @@ function convert(entry: unknown, opts: FromAuditLogOptions): OrgEvent | null {
   if (at === undefined) return null;
 
   const named = firstName(e.org) ?? name(e.org_login);
-  const org = name(opts.org) ?? named ?? name(opts.orgFallback) ?? null;
+  const org = name(opts.org) ?? named ?? name(opts.orgFallback) ?? (REPO_TRANSFER_ACTION.test(action) ? transferOrg(e) : undefined) ?? null;
   const repo = repoOf(e, org);
 
   // Anonymous clones of public repos carry no actor and user_id 0: the actor stays null, and an id of 0

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { fromAuditLog } from "../../src/events/from-audit-log.js";
 import { HOUR, T0, makeEngine, makeEvent } from "../helpers/engine.js";
 
 describe("monitoring-tampered", () => {
@@ -9,6 +10,7 @@ describe("monitoring-tampered", () => {
     "org.disable_saml",
     "org.disable_two_factor_requirement",
     "org.disable_source_ip_disclosure",
+    "org.disable_oauth_app_restrictions",
   ])("reports %s as high, one finding per org, switch and day", async (action) => {
     const t = makeEngine();
     await t.run(makeEvent({ action }), makeEvent({ action, at: T0 + HOUR }));
@@ -90,5 +92,48 @@ describe("monitoring-tampered", () => {
     await t.run(makeEvent({ action: "org.disable_saml", org: null }));
     expect(await t.findings()).toHaveLength(0);
     expect(t.errors).toHaveLength(0);
+  });
+
+  it("a streaming update that leaves the stream enabled (a rotated credential) is low", async () => {
+    // An enterprise stream's own entry: it names the business, no org.
+    const rotated = fromAuditLog({
+      "@timestamp": T0,
+      _document_id: "s-1",
+      action: "audit_log_streaming.update",
+      actor: "ent-admin",
+      business: "acme-corp",
+      enabled: true,
+      audit_log_stream_sink: "splunk",
+    });
+    const t = makeEngine();
+    await t.run(rotated!);
+    expect(await t.findings()).toMatchObject([
+      {
+        fingerprint: "monitoring-tampered:acme-corp:audit_log_streaming.update:2026-10-02",
+        severity: "low",
+        summary: "audit-log streaming endpoint updated, stream left enabled (acme-corp)",
+      },
+    ]);
+    const paused = makeEngine();
+    await paused.run(fromAuditLog({ "@timestamp": T0, action: "audit_log_streaming.update", org: "acme", enabled: false })!);
+    expect((await paused.findings())[0]?.severity).toBe("high");
+  });
+
+  it.each([
+    ["business.disable_saml", "SAML single sign-on disabled for the enterprise"],
+    ["business.disable_oidc", "OIDC single sign-on disabled for the enterprise"],
+    ["business.disable_two_factor_requirement", "two-factor authentication requirement disabled for the enterprise"],
+    ["business.disable_source_ip_disclosure", "source IP addresses hidden from the enterprise audit log"],
+  ])("reports the enterprise-level %s like its org-level twin, high", async (action, what) => {
+    const entry = fromAuditLog({ "@timestamp": T0, _document_id: action, action, actor: "ent-admin", business: "acme-corp", actor_location: { country_code: "US" } });
+    const t = makeEngine();
+    await t.run(entry!);
+    expect(await t.findings()).toMatchObject([{ fingerprint: `monitoring-tampered:acme-corp:${action}:2026-10-02`, severity: "high", summary: `${what} (acme-corp)` }]);
+  });
+
+  it("reads an enterprise's IP allow list turned off, named by the business only", async () => {
+    const t = makeEngine();
+    await t.run(fromAuditLog({ "@timestamp": T0, action: "ip_allow_list.disable", actor: "ent-admin", business: "acme-corp" })!);
+    expect(await t.findings()).toMatchObject([{ subject: "acme-corp:ip_allow_list.disable:2026-10-02", severity: "high" }]);
   });
 });

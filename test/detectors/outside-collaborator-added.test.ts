@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { fromAuditLog } from "../../src/events/from-audit-log.js";
 import { fromWebhook } from "../../src/events/from-webhook.js";
 import type { OrgEvent } from "../../src/events/types.js";
 import { makeEngine, makeEvent, T0, MINUTE } from "../helpers/engine.js";
@@ -101,5 +102,36 @@ describe("outside-collaborator-added", () => {
       makeEvent({ action: "repo.add_member", org: "Octocoders", repo: REPO, details: { user: "hacktocat", permission: "write" } }),
     );
     expect(await t.findings(ID)).toMatchObject([{ count: 2, severity: "high" }]);
+  });
+
+  it("reads the invitee of an org.add_outside_collaborator entry and states its permission in the summary", async () => {
+    // GitHub names the person in `invitee` (and whoever invited them in `inviter`), not in `user`.
+    const entry = fromAuditLog({
+      "@timestamp": T0,
+      _document_id: "oc-write",
+      action: "org.add_outside_collaborator",
+      actor: "mallory",
+      actor_location: { country_code: "US" },
+      invitee: "Contractor-X",
+      inviter: "mallory",
+      org: "acme",
+      repo: "acme/payments",
+      permission: "write",
+    });
+    const t = makeEngine();
+    await t.run(entry!);
+    const [f] = await t.findings(ID);
+    expect(f).toMatchObject({
+      fingerprint: "outside-collaborator-added:acme/payments:contractor-x",
+      severity: "high",
+      summary: "Outside collaborator Contractor-X given write access to acme/payments",
+    });
+  });
+
+  it("says when the entry states no permission instead of calling it unknown access", async () => {
+    const entry = fromAuditLog({ actor: "bob", action: "repo.add_member", created_at: 1621305118553, org: "my-org", repo: "my-org/my-repo", user: "cat" });
+    const t = makeEngine();
+    await t.run(entry!);
+    expect((await t.findings(ID))[0]?.summary).toBe("User of unknown org membership cat given access (permission not in the entry) to my-org/my-repo");
   });
 });

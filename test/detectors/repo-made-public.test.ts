@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ConfigInput } from "../../src/config/schema.js";
+import { fromAuditLog } from "../../src/events/from-audit-log.js";
 import { fromWebhook } from "../../src/events/from-webhook.js";
 import type { OrgEvent } from "../../src/events/types.js";
 import { makeEngine, makeEvent, T0, MINUTE } from "../helpers/engine.js";
@@ -92,5 +93,16 @@ describe("repo-made-public", () => {
     const priv = makeEngine(withNewPublic);
     await priv.run(makeEvent({ action: "repo.create", repo: "Octocoders/secret", visibility: "private" }));
     expect(await priv.findings(ID)).toHaveLength(0);
+  });
+
+  it("reports a repo.access entry that carries only the new visibility, and not one that carries none", async () => {
+    const bare = { actor: "cat", action: "repo.access", created_at: T0, org: "acme", repo: "acme/api" };
+    const t = makeEngine();
+    await t.run(fromAuditLog({ ...bare, visibility: "public" })!);
+    expect(await t.findings(ID)).toMatchObject([{ fingerprint: "repo-made-public:acme/api", severity: "high" }]);
+    // Without any visibility the entry does not say the repository became public.
+    const quiet = makeEngine();
+    await quiet.run(fromAuditLog(bare)!);
+    expect(await quiet.findings(ID)).toHaveLength(0);
   });
 });

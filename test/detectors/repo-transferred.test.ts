@@ -1,5 +1,10 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { DAY, HOUR, makeEngine, makeEvent } from "../helpers/engine.js";
+import { analyzeFiles } from "../../src/cli/analyze.js";
+import { fromAuditLog } from "../../src/events/from-audit-log.js";
+import { DAY, HOUR, T0, makeEngine, makeEvent } from "../helpers/engine.js";
 
 type Over = Partial<Parameters<typeof makeEvent>[0]>;
 
@@ -123,5 +128,69 @@ describe("repo-transferred", () => {
     await t.run(outgoing({ repo: null }), missing({ repo: "not-a-full-name" }));
     expect(await t.findings()).toHaveLength(0);
     expect(t.errors).toHaveLength(0);
+  });
+
+  it("takes the org from the repository when a transfer entry names none", async () => {
+    // An enterprise stream's entry, without `org`.
+    const entry = fromAuditLog({
+      _document_id: "t-no-org",
+      action: "repo.transfer_outgoing",
+      actor: "mallory",
+      business: "acme-corp",
+      created_at: T0,
+      repo: "acme/api",
+      visibility: "private",
+      new_nwo: "mallory/api",
+    });
+    const t = makeEngine();
+    await t.run(entry!);
+    expect(await t.findings("repo-transferred")).toMatchObject([
+      { fingerprint: "repo-transferred:acme/api", severity: "critical", summary: "acme/api transferred to account mallory" },
+    ]);
+  });
+
+  describe("a transfer between orgs of one enterprise (analyze of the enterprise's log)", () => {
+    async function analyze(lines: object[]) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "exfil-transfer-"));
+      try {
+        const file = path.join(dir, "enterprise.jsonl");
+        fs.writeFileSync(file, lines.map((l) => JSON.stringify(l)).join("\n"));
+        return (await analyzeFiles([file], { db: ":memory:" })).findings.filter((f) => f.detector === "repo-transferred");
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    // globex shows up in acme-corp's log before the move: it is one of the enterprise's orgs.
+    const globexSeen = { "@timestamp": T0 - DAY, _document_id: "g-1", action: "repo.destroy", actor: "gina", business: "acme-corp", org: "globex", repo: "globex/old" };
+    const move = (to: string, type: string, id: string) => ({
+      "@timestamp": T0,
+      _document_id: id,
+      action: "repo.transfer_outgoing",
+      actor: "mallory",
+      business: "acme-corp",
+      org: "acme",
+      repo: "acme/api",
+      visibility: "private",
+      new_nwo: `${to}/api`,
+      new_owner_type: type,
+    });
+
+    it("is low: the code stays under the company's enterprise", async () => {
+      const [f] = await analyze([globexSeen, move("globex", "Organization", "t-1")]);
+      expect(f).toMatchObject({ severity: "low", summary: "acme/api transferred to organization globex of the same enterprise (acme-corp)" });
+    });
+
+    it("stays critical to an org never seen in the enterprise, and to a person", async () => {
+      expect((await analyze([globexSeen, move("initech", "Organization", "t-2")]))[0]).toMatchObject({ severity: "critical" });
+      expect((await analyze([globexSeen, { ...move("mallory", "User", "t-3"), new_owner: "mallory" }]))[0]).toMatchObject({
+        severity: "critical",
+        summary: "acme/api transferred to personal account mallory",
+      });
+    });
+
+    it("stays critical when the org was seen in another enterprise", async () => {
+      const elsewhere = { ...globexSeen, business: "globex-holdings" };
+      expect((await analyze([elsewhere, move("globex", "Organization", "t-4")]))[0]).toMatchObject({ severity: "critical" });
+    });
   });
 });

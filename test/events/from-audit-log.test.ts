@@ -278,4 +278,88 @@ describe("fromAuditLog", () => {
   it("keeps GitHub's action string unchanged", () => {
     expect(fromAuditLog({ action: "org.disable_two_factor_requirement", created_at: T0 })?.action).toBe("org.disable_two_factor_requirement");
   });
+
+  describe("the audit log's own field names", () => {
+    // Shaped like GitHub's entries for these actions: the person is named in `invitee`, the one who invited
+    // in `inviter`, and `user` is absent or names someone else.
+    const outsideCollaborator = {
+      "@timestamp": T0,
+      _document_id: "oc-1",
+      action: "org.add_outside_collaborator",
+      actor: "mallory",
+      actor_id: 5001,
+      invitee: "contractor-x",
+      inviter: "mallory",
+      org: "acme",
+      repo: "acme/payments",
+      permission: "write",
+    };
+
+    it("names the invitee as the person an invitation or outside-collaborator grant is about", () => {
+      expect(fromAuditLog(outsideCollaborator)?.details).toMatchObject({
+        user: "contractor-x",
+        permission: "write",
+        extra: { inviter: "mallory" },
+      });
+      expect(fromAuditLog({ ...outsideCollaborator, user: "mallory" })?.details.user).toBe("contractor-x");
+      const invite = fromAuditLog({ action: "org.invite_member", created_at: T0, org: "acme", actor: "mallory", user: "mallory", invitee: "newhire" });
+      expect(invite?.details.user).toBe("newhire");
+    });
+
+    it("keeps `user` for other actions, and takes the invitee only when there is no user", () => {
+      const add = { action: "repo.add_member", created_at: T0, org: "acme", repo: "acme/api", actor: "bob" };
+      expect(fromAuditLog({ ...add, user: "cat", invitee: "dog" })?.details.user).toBe("cat");
+      expect(fromAuditLog({ ...add, invitee: "dog" })?.details.user).toBe("dog");
+    });
+
+    it("reads a git event's empty user and zero user id as nobody, keeping the actor", () => {
+      const e = fromAuditLog({
+        "@timestamp": T0,
+        action: "git.clone",
+        actor: "alice",
+        actor_id: 77,
+        user: "",
+        user_id: 0,
+        org: "acme",
+        repo: "acme/api",
+        repository_public: false,
+        transport_protocol_name: "ssh",
+      });
+      expect(e).toMatchObject({ actor: "alice", actorId: 77, repo: "acme/api", visibility: "private" });
+      expect(e?.details.user).toBeUndefined();
+    });
+
+    it.each([
+      ["epoch milliseconds", 1621305118553, 1621305118553],
+      ["the space-separated text of streamed entries", "2022-12-14 19:16:31.299", Date.UTC(2022, 11, 14, 19, 16, 31, 299)],
+    ])("reads an entry that has only created_at, as %s", (_what, created, at) => {
+      expect(fromAuditLog({ action: "repo.destroy", created_at: created, org: "acme", repo: "acme/api" })?.at).toBe(at);
+    });
+
+    it("reads a repo.access entry that carries only the new visibility", () => {
+      const e = fromAuditLog({ action: "repo.access", created_at: T0, org: "acme", repo: "acme/api", visibility: "public" });
+      expect(e).toMatchObject({ visibility: "public", repo: "acme/api", org: "acme" });
+      expect(e?.details.previousVisibility).toBeUndefined();
+    });
+
+    it("takes a transfer's org from the repository it left when the entry names no org", () => {
+      const outgoing = { action: "repo.transfer_outgoing", created_at: T0, actor: "mallory", repo: "acme/api", visibility: "private" };
+      expect(fromAuditLog(outgoing)).toMatchObject({ org: "acme", repo: "acme/api" });
+      // The accepting side is logged under the new name; GitHub's repo_was keeps the one it left.
+      const accepted = fromAuditLog({ action: "repo.transfer", created_at: T0, repo: "mallory/api", repo_was: "acme/api" });
+      expect(accepted).toMatchObject({ org: "acme", repo: "mallory/api" });
+      // Polled through an org's installation, that org wins; a bare name gives no org to guess from.
+      expect(fromAuditLog(outgoing, { org: "Acme" })?.org).toBe("Acme");
+      expect(fromAuditLog({ ...outgoing, repo: "api" })?.org).toBeNull();
+      // Only a repository's transfers: any other entry without an org stays without one.
+      expect(fromAuditLog({ action: "repo.destroy", created_at: T0, repo: "acme/api" })?.org).toBeNull();
+      expect(fromAuditLog({ action: "issue.transfer", created_at: T0, repo: "acme/api" })?.org).toBeNull();
+    });
+
+    it("keeps whether an audit-log stream stays enabled, for streaming entries only", () => {
+      const update = { action: "audit_log_streaming.update", created_at: T0, business: "acme-corp", enabled: true };
+      expect(fromAuditLog(update)?.details.extra).toMatchObject({ business: "acme-corp", enabled: true });
+      expect(fromAuditLog({ ...update, action: "repo.create" })?.details.extra?.enabled).toBeUndefined();
+    });
+  });
 });

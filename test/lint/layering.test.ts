@@ -75,6 +75,16 @@ describe("layering", () => {
     expect(await restrictions("bench/right-way.ts", code)).toEqual([]);
   });
 
+  it("keeps detectors independent of each other, sharing helpers through shared.ts", async () => {
+    const sibling = `import { massClone } from "./mass-clone.js";\nexport const m = massClone;\n`;
+    expect(await restrictions("src/detectors/new-country.ts", sibling)).toEqual([
+      expect.stringContaining("A detector imports no other detector"),
+    ]);
+    expect(await restrictions("src/detectors/index.ts", sibling)).toEqual([]);
+    const helpers = `import { isAutomation } from "./shared.js";\nimport { defineDetector } from "./types.js";\nexport const all = [isAutomation, defineDetector];\n`;
+    expect(await restrictions("src/detectors/new-country.ts", helpers)).toEqual([]);
+  });
+
   it("keeps a storage backend behind the Storage interface", async () => {
     const backend = `import { openSqliteStorage } from "../store/sqlite/storage.js";\nexport const o = openSqliteStorage;\n`;
     expect(await restrictions("src/app/wrong-way.ts", backend)).toEqual([

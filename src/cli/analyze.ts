@@ -30,6 +30,8 @@ export interface AnalyzeOptions {
   storage?: Storage;
   /** Entries before this time (epoch ms) are skipped. */
   since?: number | null;
+  /** Entries at or after this time (epoch ms) are skipped: `since` and `until` make a half-open range. */
+  until?: number | null;
   /** Org login for entries that do not name one. */
   org?: string | null;
   /** Events per transaction. */
@@ -107,7 +109,7 @@ export interface FindingOutput {
 export interface AnalyzeResult {
   /** Findings that got new evidence in this run, oldest first. */
   findings: FindingOutput[];
-  /** Audit events read (before --since and duplicates were set aside). */
+  /** Audit events read (before --since, --until and duplicates were set aside). */
   events: number;
   /** Events new to the store and run through the detectors. */
   processed: number;
@@ -115,6 +117,8 @@ export interface AnalyzeResult {
   duplicates: number;
   /** Events before `since`. */
   skipped: number;
+  /** Events at or after `until`. */
+  skippedAfter: number;
   /** Lines that were not audit events. */
   bad: number;
   /** The first `keepBadLines` of them. */
@@ -233,6 +237,7 @@ export async function analyzeFiles(inputs: readonly string[], opts: AnalyzeOptio
   const batchSize = Math.max(1, opts.batchSize ?? ANALYZE_BATCH);
   const keepBad = opts.keepBadLines ?? 20;
   const since = opts.since ?? null;
+  const until = opts.until ?? null;
   const orgFallback = opts.org ?? null;
 
   let tempDir: string | undefined;
@@ -272,6 +277,7 @@ export async function analyzeFiles(inputs: readonly string[], opts: AnalyzeOptio
     processed: 0,
     duplicates: 0,
     skipped: 0,
+    skippedAfter: 0,
     bad: 0,
     badLines: [],
     files: [],
@@ -366,6 +372,10 @@ export async function analyzeFiles(inputs: readonly string[], opts: AnalyzeOptio
             previousAt = event.at;
             if (since !== null && event.at < since) {
               result.skipped++;
+              continue;
+            }
+            if (until !== null && event.at >= until) {
+              result.skippedAfter++;
               continue;
             }
             if (event.at > latest) latest = event.at;

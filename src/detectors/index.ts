@@ -13,6 +13,7 @@ import { outsideCollaboratorAdded } from "./outside-collaborator-added.js";
 import { personalFork } from "./personal-fork.js";
 import { repoMadePublic } from "./repo-made-public.js";
 import { repoTransferred } from "./repo-transferred.js";
+import { sharedIdentity } from "./shared-identity.js";
 import type { Detector } from "./types.js";
 
 export const DETECTORS: readonly Detector[] = [
@@ -29,6 +30,7 @@ export const DETECTORS: readonly Detector[] = [
   personalFork,
   repoMadePublic,
   repoTransferred,
+  sharedIdentity,
 ] as unknown as readonly Detector[];
 
 export function detectorById(id: string): Detector | undefined {

@@ -10,11 +10,10 @@
 //   - an account's own history: repositories it never had, accumulated over days (copying spread thin over
 //     many nights, each night too small to notice).
 import { z } from "zod";
-import { actionsOf, entryOf, isAction, type KnownAction } from "../events/actions.js";
-import type { OrgEvent } from "../events/types.js";
+import { actionsOf } from "../events/actions.js";
 import type { FindingDraft } from "../domain/finding.js";
 import type { Severity } from "../domain/severity.js";
-import { isAutomation, isoHour } from "./shared.js";
+import { COPY_KINDS, isoHour, possibleCopy, watchedSince } from "./shared.js";
 import { defineDetector, type DetectorState } from "./types.js";
 import { watches } from "../domain/watch.js";
 
@@ -36,66 +35,9 @@ const MAX_TRACKED = 500;
 const HISTORY_DAYS = 30;
 const HISTORY_MAX = 300;
 
-/** What mass-clone reads, and what each is called in evidence. */
-const KINDS = {
-  "git.clone": "clone",
-  "repo.download_zip": "zip download",
-  "git.fetch": "first fetch",
-  "api.request": "archive download (API)",
-} satisfies Partial<Record<KnownAction, string>>;
-
 /** `2026-10-02`: the day used in the daily and new-repositories subjects. */
 function isoDay(at: number): string {
   return new Date(at).toISOString().slice(0, 10);
-}
-
-/**
- * `GET /repos/{owner}/{repo}/tarball/{ref}` and `/zipball/`, as a path (`url_path`, or a `route` that
- * names the repository), with the API's host or GitHub Enterprise Server prefix allowed in front. Anchored,
- * so a path that merely contains such a segment further on (a file named so) is not read as an archive.
- */
-const ARCHIVE_PATH = /^(?:https?:\/\/[^/]+)?(?:\/api\/v3)?\/repos\/([A-Za-z0-9-]+)\/([A-Za-z0-9._-]+)\/(?:tarball|zipball)(?:[/?#]|$)/i;
-/** The same route as a template (`/repos/{owner}/{repo}/tarball/{ref}`, `/repos/:owner/:repo/zipball/*ref`). */
-const ARCHIVE_ROUTE = /^(?:\/api\/v3)?\/repos\/[^/]+\/[^/]+\/(?:tarball|zipball)(?:[/?#]|$)/i;
-
-/**
- * The repository an `api.request` entry downloaded an archive of, or null when it is any other call. The
- * entry's own repository wins; otherwise it is read from the path, and only an archive of the org's own
- * repositories counts (the log can name calls about other owners' public code).
- */
-function archiveRepo(event: OrgEvent): string | null {
-  const extra = event.details.extra;
-  if (!extra) return null;
-  const method = extra.request_method;
-  // HEAD and the like download nothing; an entry that names no method is counted.
-  if (typeof method === "string" && method.toUpperCase() !== "GET") return null;
-  const path = typeof extra.url_path === "string" ? extra.url_path : undefined;
-  const route = typeof extra.route === "string" ? extra.route : undefined;
-  const named = [path, route].map((p) => (p === undefined ? null : ARCHIVE_PATH.exec(p))).find((m) => m != null);
-  if (named) {
-    if (event.repo) return event.repo;
-    const owner = named[1] as string;
-    if (event.org && owner.toLowerCase() !== event.org.toLowerCase()) return null;
-    return `${owner}/${named[2] as string}`;
-  }
-  if (event.repo && ((path && ARCHIVE_ROUTE.test(path)) || (route && ARCHIVE_ROUTE.test(route)))) return event.repo;
-  return null;
-}
-
-/** A non-public repository whose code someone may have taken: which one and how. */
-interface Copy {
-  repo: string;
-  kind: (typeof KINDS)[keyof typeof KINDS];
-  fetch: boolean;
-}
-
-function copyOf(event: OrgEvent): Copy | null {
-  const kind = entryOf(KINDS, event.action);
-  if (kind === undefined || !Number.isFinite(event.at) || isAutomation(event)) return null;
-  if (event.visibility === "public") return null;
-  const repo = isAction(event, "api.request") ? archiveRepo(event) : event.repo;
-  if (!repo) return null;
-  return { repo, kind, fetch: isAction(event, "git.fetch") };
 }
 
 /** A run of copying over a threshold: its start (first copy in the window) and the last time it was over. */
@@ -239,22 +181,6 @@ function readHistory(state: DetectorState, key: string): History {
   return hist;
 }
 
-/**
- * The time the detector first saw a copy in this scope. Until it has watched for the new-repositories window,
- * every repository is new to every account, so that tier waits; the history is learned meanwhile.
- */
-function watchedSince(state: DetectorState, at: number): number {
-  const raw = state.get<{ s: number; n: number }>("since");
-  const known = raw && typeof raw.s === "number" && typeof raw.n === "number" ? raw : undefined;
-  // Written again at most daily (it only has to outlive the histories), not on every copy.
-  if (!known || at < known.s || at - known.n > DAY) {
-    const next = { s: Math.min(known?.s ?? at, at), n: Math.max(known?.n ?? at, at) };
-    state.set("since", next, next.n + HISTORY_DAYS * DAY);
-    return next.s;
-  }
-  return known.s;
-}
-
 interface NewRepos {
   /** Whether the repository was not in the account's history before this event. */
   isNew: boolean;
@@ -306,7 +232,7 @@ export const massClone = defineDetector({
   source: "audit log `git.clone`, `repo.download_zip`, first `git.fetch` of a repository, archive `api.request`",
   defaultSeverity: "high",
   enabledByDefault: true,
-  actions: actionsOf(KINDS),
+  actions: actionsOf(COPY_KINDS),
   settings: z.object({
     high_more_than_repos: z
       .number()
@@ -376,14 +302,14 @@ export const massClone = defineDetector({
     "Treat the copied code as disclosed: rotate any secrets committed to these repositories, and keep this issue's evidence for a case or a takedown.",
   ],
   detect(event, ctx) {
-    const copy = copyOf(event);
+    const copy = possibleCopy(event);
     if (!copy) return [];
     // Nobody to attribute an anonymous copy to (they can only be of public repositories anyway).
     if (!event.actor && !event.token) return [];
     const { repo } = copy;
     const s = ctx.settings;
     const newWindow = s.new_repos_days * DAY;
-    const since = watchedSince(ctx.state, event.at);
+    const since = watchedSince(ctx.state, event.at, HISTORY_DAYS * DAY);
     const learning = event.at - since < newWindow;
 
     // Whether the account (or, without one, the token) has the repository already decides what a fetch is:

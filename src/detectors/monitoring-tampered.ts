@@ -1,7 +1,9 @@
 // monitoring-tampered: someone turns off or redirects what lets the org see what happens to its code:
 // audit-log streaming, the IP allow list, SAML single sign-on, the two-factor requirement, source-IP
 // disclosure in the audit log, or a webhook that ships events to a host nobody approved. Covering tracks
-// usually comes right before or after the copying, so each is worth a look on its own.
+// usually comes right before or after the copying, so each is worth a look on its own. Two changes open a way
+// around a control without turning it off: the SAML identity provider repointed, and an address added to the
+// IP allow list (a new place the org's code can be reached and copied from).
 //
 // Subject: `<org or repo>:<action>:<YYYY-MM-DD>`: repeated toggles of one switch on one day are one incident.
 import { z } from "zod";
@@ -34,6 +36,17 @@ const SWITCHED_OFF = {
   "business.disable_two_factor_requirement": "two-factor authentication requirement disabled for the enterprise",
   "business.disable_source_ip_disclosure": "source IP addresses hidden from the enterprise audit log",
 } satisfies Partial<Record<KnownAction, string>>;
+
+/**
+ * Changes that leave a control on but may open a way around it, medium because both are also routine: GitHub
+ * writes the SAML entry for a certificate rotation too, without the previous values that would tell it from a
+ * move to an identity provider someone else controls (which signs in as any member); an allow-list entry is
+ * how a new office or CI runner is let in, and equally how a new egress for copying is.
+ */
+const OPENED = {
+  "org.update_saml_provider_settings": { what: "SAML identity provider settings changed", field: "sso_url", label: "SSO URL" },
+  "ip_allow_list_entry.create": { what: "address added to the IP allow list", field: "ip_allow_list_entry", label: "entry" },
+} satisfies Partial<Record<KnownAction, { what: string; field: string; label: string }>>;
 
 function dayOf(at: number): string {
   return Number.isFinite(at) ? new Date(at).toISOString().slice(0, 10) : "unknown-date";
@@ -76,10 +89,10 @@ export const monitoringTampered = defineDetector({
   title: "Monitoring or access controls weakened",
   warningSign: "covering tracks",
   source:
-    "audit `audit_log_streaming.*`, `ip_allow_list.disable*`, `org.disable_saml`, `org.disable_two_factor_requirement`, `org.disable_source_ip_disclosure`, `hook.create`",
+    "audit `audit_log_streaming.*`, `ip_allow_list.disable*`, `ip_allow_list_entry.create`, `org.disable_saml`, `org.update_saml_provider_settings`, `org.disable_two_factor_requirement`, `org.disable_source_ip_disclosure`, `hook.create`",
   defaultSeverity: "high",
   enabledByDefault: true,
-  actions: [...actionsOf(SWITCHED_OFF), STREAM_UPDATE, ...HOOK_ACTIONS],
+  actions: [...actionsOf(SWITCHED_OFF), ...actionsOf(OPENED), STREAM_UPDATE, ...HOOK_ACTIONS],
   settings: z.object({
     unknown_hook_urls: z
       .boolean()
@@ -94,6 +107,8 @@ export const monitoringTampered = defineDetector({
     "Turn the control back on (streaming, IP allow list, SAML, two-factor requirement, source-IP disclosure) or delete the webhook.",
     "Review what the actor and others did while it was off: clones, transfers, forks, new credentials.",
     "For a webhook: check its URL and events under Settings → Webhooks; add approved hosts to `allow.webhook_hosts`.",
+    "SAML provider changed: confirm the SSO URL and issuer are the company's identity provider (Settings → Authentication security).",
+    "IP allow-list entry added: confirm who owns the address or range and why it needs access.",
   ],
   detect(event, ctx) {
     // Streaming is configured on the enterprise: its entries may name only the business.
@@ -103,6 +118,12 @@ export const monitoringTampered = defineDetector({
 
     const off = entryOf(SWITCHED_OFF, event.action);
     if (off) return [finding(event, scope, "high", off, {})];
+
+    const opened = entryOf(OPENED, event.action);
+    if (opened) {
+      const v = event.details.extra?.[opened.field];
+      return [finding(event, scope, "medium", opened.what, { [opened.label]: typeof v === "string" && v ? v : "not named" })];
+    }
 
     if (event.action === STREAM_UPDATE) {
       const extra = event.details.extra ?? {};

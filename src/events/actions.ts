@@ -18,10 +18,12 @@ export const AUDIT_LOG_ACTIONS = [
   "git.fetch", // objects fetched over git into a local repository, which need not be a clone of this one
   "hook.config_changed", // a webhook's target or settings changed
   "hook.create", // a webhook added to the org or a repository
+  "integration_installation.create", // a GitHub App installed on the org, for all or selected repositories
   "ip_allow_list.disable", // the IP allow list turned off
   "ip_allow_list.disable_for_installed_apps", // the IP allow list no longer applied to installed GitHub Apps
   "ip_allow_list.disable_idp_ip_allowlist_for_web", // the identity provider's IP allow list off for the web
   "ip_allow_list.disable_user_level_enforcement", // the IP allow list no longer enforced per user
+  "ip_allow_list_entry.create", // an address or range added to the IP allow list
   "migration.create", // a migration archive of repositories started
   "migration.download", // a migration archive downloaded
   "oauth_authorization.create", // a user authorized an OAuth app
@@ -34,12 +36,14 @@ export const AUDIT_LOG_ACTIONS = [
   "org.remove_member", // someone left or was removed from the org
   "org.transfer", // the org moved between enterprises, as its own log tells it
   "org.transfer_outgoing", // the org moved to another enterprise, as the sending side tells it
+  "org.update_saml_provider_settings", // the org's SAML identity provider (SSO URL, issuer, certificate) changed
   "org_credential_authorization.grant", // a credential authorized for SAML single sign-on
   "personal_access_token.access_granted", // a fine-grained personal access token given access to the org
   "private_repository_forking.clear", // the org's forking policy removed: each repository decides
   "private_repository_forking.disable", // forking of private repositories forbidden
   "private_repository_forking.enable", // forking of private repositories allowed
   "protected_branch.destroy", // a branch protection rule deleted
+  "protected_branch.policy_override", // a branch protection requirement bypassed by an administrator
   "public_key.create", // an SSH key added: a deploy key when the entry names a repository, else a user's own
   "repo.access", // a repository's visibility changed
   "repo.add_member", // a collaborator added to a repository
@@ -49,6 +53,8 @@ export const AUDIT_LOG_ACTIONS = [
   "repo.transfer", // a repository transferred, as the accepting side tells it
   "repo.transfer_outgoing", // a repository transferred out of the org
   "repo.transfer_start", // a repository transfer requested
+  "repository_ruleset.destroy", // a ruleset (of a repository or the whole org) deleted
+  "repository_ruleset.update", // a ruleset edited, its enforcement switched among them
 ] as const;
 
 /** Names from-webhook.ts gives deliveries: `<event>` or `<event>.<payload action>`. */

@@ -174,6 +174,14 @@ const EXTRA_KEYS = [
   "migration_id",
   "repo_was",
   "inviter",
+  // Rulesets' own names for what changed; only repository_ruleset entries carry them.
+  "ruleset_name",
+  "ruleset_source_type",
+  "ruleset_enforcement",
+  "ruleset_old_enforcement",
+  // What an IP allow-list entry lets in, and where a SAML identity provider now signs people in.
+  "ip_allow_list_entry",
+  "sso_url",
 ] as const;
 
 /** `enabled` of an `audit_log_streaming.*` entry: whether the stream is left running after the change. */
@@ -182,15 +190,18 @@ const STREAM_EXTRA_KEYS = ["enabled"] as const;
 /** Transfer facts whose meaning varies between GitHub's event versions: kept raw beside newOwner. */
 const TRANSFER_EXTRA_KEYS = ["new_nwo", "new_owner_id", "old_user", "owner", "target_login", "new_owner_type", "target_type"] as const;
 
-/** Branch-protection entries name the branch or pattern in fields too generic to keep for every action. */
-const PROTECTION_EXTRA_KEYS = ["name", "branch", "pattern"] as const;
+/**
+ * Branch-protection entries name the branch or pattern (and an override the commits it let through), ruleset
+ * and GitHub App installation entries the ruleset or the app, in fields too generic to keep for every action.
+ */
+const PROTECTION_EXTRA_KEYS = ["name", "branch", "pattern", "before", "after"] as const;
 
 const KEY_ACTION = /^(public_key|deploy_key)\./;
 /** Actions whose affected person is the `invitee`: invitations of every kind, and outside collaborators. */
 const INVITEE_ACTION = /invit|^org\.add_outside_collaborator$/;
 /** Streaming entries say whether the stream is left on in a field too generic to keep for every action. */
 const STREAM_ACTION = /^audit_log_streaming\./;
-const PROTECTION_ACTION = /^protected_branch\./;
+const PROTECTION_ACTION = /^(protected_branch|repository_ruleset|integration_installation)\./;
 const TRANSFER_ACTION = /transfer/;
 /** A repository's own transfer (not an issue's or an org's): the repository's owner is the org it left. */
 const REPO_TRANSFER_ACTION = /^repo\.transfer/;

@@ -206,7 +206,7 @@ describe("exfil-monitor analyze", () => {
 
     it.each([
       [["analyze"], "at least one FILE"],
-      [["analyze", JSONL, "--format", "xml"], "--format must be table or json"],
+      [["analyze", JSONL, "--format", "xml"], "--format must be table, json or html"],
       [["analyze", JSONL, "--fail-on", "severe"], "--fail-on must be one of low, medium, high, critical"],
       [["analyze", JSONL, "--since", "last tuesday"], "--since wants an ISO 8601 date"],
       [["analyze", JSONL, "--nope"], "Unknown option '--nope'"],

@@ -131,6 +131,65 @@ describe("monitoring-tampered", () => {
     expect(await t.findings()).toMatchObject([{ fingerprint: `monitoring-tampered:acme-corp:${action}:2026-10-02`, severity: "high", summary: `${what} (acme-corp)` }]);
   });
 
+  it("reports the SAML identity provider repointed as medium, with the new SSO URL as evidence", async () => {
+    // The fields GitHub documents for this action (values invented): the new SSO URL and issuer, not the old.
+    const entry = fromAuditLog({
+      "@timestamp": T0,
+      _document_id: "saml-1",
+      action: "org.update_saml_provider_settings",
+      actor: "mallory",
+      actor_id: 5001,
+      org: "acme",
+      org_id: 9001,
+      sso_url: "https://login.idp-elsewhere.example/saml2",
+      issuer: "https://idp-elsewhere.example/entity",
+      operation_type: "modify",
+      user_agent: "Mozilla/5.0",
+    });
+    const t = makeEngine();
+    await t.run(entry!);
+    const [f] = await t.findings("monitoring-tampered");
+    expect(f).toMatchObject({
+      fingerprint: "monitoring-tampered:acme:org.update_saml_provider_settings:2026-10-02",
+      severity: "medium",
+      summary: "SAML identity provider settings changed (acme)",
+    });
+    const [ev] = await t.storage.findings.evidence(f!.id);
+    expect(ev?.data).toMatchObject({ "SSO URL": "https://login.idp-elsewhere.example/saml2" });
+  });
+
+  it("reports addresses added to the IP allow list as medium, one finding per org and day with a count", async () => {
+    const added = (range: string, at = T0) =>
+      fromAuditLog({
+        "@timestamp": at,
+        action: "ip_allow_list_entry.create",
+        actor: "mallory",
+        org: "acme",
+        business: "acme-corp",
+        ip_allow_list_entry: range,
+        active: true,
+        operation_type: "create",
+      })!;
+    const t = makeEngine();
+    await t.run(added("203.0.113.0/24"), added("198.51.100.7", T0 + HOUR));
+    const [f, ...rest] = await t.findings("monitoring-tampered");
+    expect(rest).toHaveLength(0);
+    expect(f).toMatchObject({ subject: "acme:ip_allow_list_entry.create:2026-10-02", severity: "medium", count: 2 });
+    const evidence = (await t.storage.findings.evidence(f!.id)).map((e) => e.data.entry);
+    expect(evidence).toEqual(expect.arrayContaining(["203.0.113.0/24", "198.51.100.7"]));
+  });
+
+  it("stays quiet for allow-list entries removed or edited and for the allow list turned on", async () => {
+    const t = makeEngine();
+    await t.run(
+      makeEvent({ action: "ip_allow_list_entry.destroy", details: { extra: { ip_allow_list_entry: "203.0.113.0/24" } } }),
+      makeEvent({ action: "ip_allow_list_entry.update", details: { extra: { ip_allow_list_entry: "203.0.113.0/24" } } }),
+      makeEvent({ action: "ip_allow_list.enable" }),
+      makeEvent({ action: "org.sso_response" }),
+    );
+    expect(await t.findings()).toHaveLength(0);
+  });
+
   it("reads an enterprise's IP allow list turned off, named by the business only", async () => {
     const t = makeEngine();
     await t.run(fromAuditLog({ "@timestamp": T0, action: "ip_allow_list.disable", actor: "ent-admin", business: "acme-corp" })!);

@@ -28,10 +28,13 @@ const WHY = {
   createdPublic: "Repositories created public are reported only with `new_public_repos` on (it is off by default).",
   transferNoSide:
     "A `repo.transfer` entry that names no destination and no previous owner, for a repository still under the org, reads as the receiving side and gives nothing.",
-  notDestructive:
-    "Branch-protection overrides (`protected_branch.policy_override`), archiving (`repo.archived`) and repository rulesets (`repository_ruleset.*`) are not read.",
+  archived: "Archiving (`repo.archived`) is not read: an archived repository keeps its code and history, and can be unarchived.",
+  rulesetKept:
+    "Rulesets created (`repository_ruleset.create`), and edits that leave a ruleset enforcing (`ruleset_enforcement` still `active` or `enabled`), are not reported: no protection is removed.",
+  rulesetEvaluating:
+    "A ruleset switched off that was only evaluating (`ruleset_old_enforcement: evaluate`) is not reported: it enforced nothing.",
   turnedOn:
-    "Controls turned on or reconfigured without being removed (`org.enable_two_factor_requirement`, `org.saml_enabled`, `org.enable_oauth_app_restrictions`, `org.update_saml_provider_settings`, `ip_allow_list_entry.create`) are not read.",
+    "Controls turned on (`org.enable_two_factor_requirement`, `org.saml_enabled`, `org.enable_oauth_app_restrictions`) are not read.",
   samlName: "`org.saml_disabled` is not read: GitHub documents the action as `org.disable_saml`, which is.",
   hookDeleted: "Webhooks deleted (`hook.destroy`) are not read: a deleted webhook sends nothing anywhere.",
   collaboratorRemoved: "Collaborators removed (`repo.remove_member`) are not read: losing access copies nothing.",
@@ -50,23 +53,20 @@ const DIFFERENCES: Record<string, { detector: string; why: string }> = {
   "Github.Public.Repository.Created / Public Repo Created": { detector: "repo-made-public", why: WHY.createdPublic },
   // The entry says neither where the repository went nor where it came from.
   "Github.Repository.Transfer / Repository Transfer": { detector: "repo-transferred", why: WHY.transferNoSide },
-  // Governance changes that destroy neither code nor history.
-  "GitHub.Branch.PolicyOverride / GitHub - Branch Protection Policy Override": { detector: "destructive-change", why: WHY.notDestructive },
-  "Github.Repo.Archived / GitHub - Repo Archived": { detector: "destructive-change", why: WHY.notDestructive },
-  "GitHub.Repo.RulesetModified / GitHub - Ruleset Created": { detector: "destructive-change", why: WHY.notDestructive },
-  "GitHub.Repo.RulesetModified / GitHub - Ruleset Deleted": { detector: "destructive-change", why: WHY.notDestructive },
-  "GitHub.Repo.RulesetModified / Github - Ruleset Modified": { detector: "destructive-change", why: WHY.notDestructive },
+  // Changes that remove no protection and destroy neither code nor history. (The ruleset in the org-wide case
+  // goes from evaluate to disabled.)
+  "Github.Repo.Archived / GitHub - Repo Archived": { detector: "destructive-change", why: WHY.archived },
+  "GitHub.Repo.RulesetModified / GitHub - Ruleset Created": { detector: "destructive-change", why: WHY.rulesetKept },
+  "GitHub.Repo.RulesetModified / Github - Ruleset Modified": { detector: "destructive-change", why: WHY.rulesetKept },
   "GitHub.Repo.RulesetModified / Github - Ruleset Modified for entire Organization": {
     detector: "destructive-change",
-    why: WHY.notDestructive,
+    why: WHY.rulesetEvaluating,
   },
   // The peer alerts on any authentication change; ours on controls removed.
   "GitHub.Org.AuthChange / GitHub - SAML Disabled": { detector: "monitoring-tampered", why: WHY.samlName },
   "GitHub.Org.AuthChange / GitHub - Two Factor Requirement Enabled": { detector: "monitoring-tampered", why: WHY.turnedOn },
   "GitHub.Org.AuthChange / GitHub - OAuth App Restrictions Enabled": { detector: "monitoring-tampered", why: WHY.turnedOn },
-  "GitHub.Org.AuthChange / GitHub - SAML Provider Settings Updated": { detector: "monitoring-tampered", why: WHY.turnedOn },
   "GitHub.Org.AuthChange / GitHub - SAML Enabled": { detector: "monitoring-tampered", why: WHY.turnedOn },
-  "GitHub.Org.IpAllowlist / GitHub - IP Allow list modified": { detector: "monitoring-tampered", why: WHY.turnedOn },
   "GitHub.Webhook.Modified / GitHub - Webhook Deleted": { detector: "monitoring-tampered", why: WHY.hookDeleted },
   "GitHub.Repo.HookModified / GitHub - Webhook Deleted": { detector: "monitoring-tampered", why: WHY.hookDeleted },
   "Github.Repo.CollaboratorChange / GitHub - Collaborator Removed": { detector: "outside-collaborator-added", why: WHY.collaboratorRemoved },

@@ -361,5 +361,44 @@ describe("fromAuditLog", () => {
       expect(fromAuditLog(update)?.details.extra).toMatchObject({ business: "acme-corp", enabled: true });
       expect(fromAuditLog({ ...update, action: "repo.create" })?.details.extra?.enabled).toBeUndefined();
     });
+
+    it("keeps what rulesets, overrides, app installations, allow-list entries and SAML changes name", () => {
+      const ruleset = fromAuditLog({
+        action: "repository_ruleset.update",
+        created_at: T0,
+        org: "acme",
+        ruleset_id: "1082915",
+        ruleset_name: "protect-default",
+        ruleset_source_type: "Organization",
+        ruleset_enforcement: "disabled",
+        ruleset_old_enforcement: "active",
+        ruleset_rules_updated: [{ id: 7, type: "deletion", parameters: {} }],
+      });
+      expect(ruleset?.details.extra).toEqual({
+        ruleset_name: "protect-default",
+        ruleset_source_type: "Organization",
+        ruleset_enforcement: "disabled",
+        ruleset_old_enforcement: "active",
+      });
+      // GitHub documents `name` for a deleted ruleset and an installed app: kept for those, not for a webhook.
+      expect(fromAuditLog({ action: "repository_ruleset.destroy", created_at: T0, org: "acme", repo: "acme/api", name: "main" })?.details.extra).toEqual({ name: "main" });
+      const app = { action: "integration_installation.create", created_at: T0, name: "Octo Backup", integration: "octo-backup", repository_selection: "all", user: "mallory" };
+      expect(fromAuditLog(app)?.details.extra).toEqual({ integration: "octo-backup", repository_selection: "all", name: "Octo Backup" });
+      expect(fromAuditLog({ ...app, action: "hook.create" })?.details.extra?.name).toBeUndefined();
+      const override = fromAuditLog({
+        action: "protected_branch.policy_override",
+        created_at: T0,
+        org: "acme",
+        repo: "acme/api",
+        branch: "refs/heads/main",
+        before: "6113728f27ae82c7b1a177c8d03f9e96e0adf246",
+        after: "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c",
+      });
+      expect(override?.details.extra).toMatchObject({ branch: "refs/heads/main", before: "6113728f27ae82c7b1a177c8d03f9e96e0adf246" });
+      const entry = fromAuditLog({ action: "ip_allow_list_entry.create", created_at: T0, org: "acme", ip_allow_list_entry: "203.0.113.0/24", active: true });
+      expect(entry?.details.extra).toEqual({ ip_allow_list_entry: "203.0.113.0/24" });
+      const saml = fromAuditLog({ action: "org.update_saml_provider_settings", created_at: T0, org: "acme", sso_url: "https://idp.example.net/sso", issuer: "https://idp.example.net" });
+      expect(saml?.details.extra).toEqual({ sso_url: "https://idp.example.net/sso" });
+    });
   });
 });

@@ -11,7 +11,21 @@ import { z } from "zod";
 import type { OrgEvent } from "../events/types.js";
 import type { FindingDraft } from "../domain/finding.js";
 import { watches } from "../domain/watch.js";
-import { inCidr, ipNetwork, isAutomation, isBotLogin, isoHour, parseCidr, parseIp, possibleCopy, touchRepo } from "./shared.js";
+import {
+  MAX_EXIT_ACCOUNTS,
+  exitKey,
+  inCidr,
+  ipNetwork,
+  isAutomation,
+  isBotLogin,
+  isSharedExit,
+  isoHour,
+  parseCidr,
+  parseIp,
+  possibleCopy,
+  sight,
+  touchRepo,
+} from "./shared.js";
 import { defineDetector, type DetectorState } from "./types.js";
 
 const MINUTE = 60_000;
@@ -22,10 +36,6 @@ const DAY = 24 * HOUR;
  * (whose maximum is below it), so only a sweep comes near it, and a sweep is over the threshold anyway.
  */
 const MAX_COPIES = 400;
-/** Accounts remembered per exit, the most recently seen kept: above the largest learning threshold allowed. */
-const MAX_EXIT_ACCOUNTS = 100;
-/** A known account seen again on an exit is written back at most this often: its expiry only needs the day. */
-const EXIT_REFRESH = HOUR;
 /** Allowlist entries: enough for every office and VPN range of a large company. */
 const MAX_SHARED_EXITS = 200;
 
@@ -35,54 +45,6 @@ const MAX_SHARED_EXITS = 200;
  */
 function copyKey(bytes: number[]): string {
   return bytes.length === 4 ? bytes.join(".") : ipNetwork(bytes, 64);
-}
-
-/**
- * The exit an address belongs to, as learned: an IPv4 /24 (an office or VPN gateway usually spreads users
- * over a few neighbouring addresses) or an IPv6 /64.
- */
-function exitKey(bytes: number[]): string {
-  return ipNetwork(bytes, bytes.length === 4 ? 24 : 64);
-}
-
-/** Accounts seen on one exit: [lower-cased login, first seen, last seen]. */
-type Sighting = [login: string, first: number, last: number];
-
-function readSightings(state: DetectorState, key: string): Sighting[] {
-  const raw = state.get<unknown>(key);
-  return Array.isArray(raw)
-    ? raw.filter(
-        (e): e is Sighting =>
-          Array.isArray(e) && typeof e[0] === "string" && typeof e[1] === "number" && typeof e[2] === "number",
-      )
-    : [];
-}
-
-/** Records that `login` used the exit at `at`; written only when it tells something new. */
-function sight(state: DetectorState, key: string, login: string, at: number, keepMs: number): void {
-  const list = readSightings(state, key);
-  const lower = login.toLowerCase();
-  const hit = list.find((e) => e[0] === lower);
-  if (hit && at >= hit[1] && at - hit[2] <= EXIT_REFRESH) return;
-  if (hit) {
-    hit[1] = Math.min(hit[1], at);
-    hit[2] = Math.max(hit[2], at);
-  } else {
-    list.push([lower, at, at]);
-  }
-  const newest = list.reduce((m, e) => Math.max(m, e[2]), at);
-  const kept = list.filter((e) => e[2] >= newest - keepMs).sort((x, y) => y[2] - x[2]).slice(0, MAX_EXIT_ACCOUNTS);
-  state.set(key, kept, newest + keepMs);
-}
-
-/**
- * Whether the exit is shared: at least `accounts` distinct accounts first seen on it a day or more before
- * `at` and still within the learning window. Only the past counts, so accounts that turn up together today
- * (an operator's own) cannot make their address look like an office.
- */
-function isSharedExit(state: DetectorState, key: string, at: number, accounts: number, keepMs: number): boolean {
-  const known = readSightings(state, key).filter((e) => e[1] <= at - DAY && e[2] >= at - keepMs);
-  return known.length >= accounts;
 }
 
 /** Copies from one address: [login as named, repository as named, latest copy]; and the run in progress. */

@@ -232,3 +232,59 @@ export function inCidr(address: readonly number[], net: { bytes: readonly number
   }
   return true;
 }
+
+/** Accounts remembered per exit, the most recently seen kept: above the largest learning threshold allowed. */
+export const MAX_EXIT_ACCOUNTS = 100;
+/** A known account seen again on an exit is written back at most this often: its expiry only needs the day. */
+const EXIT_REFRESH = 60 * 60_000;
+
+/**
+ * The exit an address belongs to, as learned: an IPv4 /24 (an office or VPN gateway usually spreads users
+ * over a few neighbouring addresses) or an IPv6 /64.
+ */
+export function exitKey(bytes: number[]): string {
+  return ipNetwork(bytes, bytes.length === 4 ? 24 : 64);
+}
+
+/** Accounts seen on one exit: [lower-cased login, first seen, last seen]. */
+type Sighting = [login: string, first: number, last: number];
+
+function readSightings(state: DetectorState, key: string): Sighting[] {
+  const raw = state.get<unknown>(key);
+  return Array.isArray(raw)
+    ? raw.filter(
+        (e): e is Sighting =>
+          Array.isArray(e) && typeof e[0] === "string" && typeof e[1] === "number" && typeof e[2] === "number",
+      )
+    : [];
+}
+
+/**
+ * Records under `key` of the caller's state that `login` used an exit at `at`, for `keepMs` after its last
+ * use; written only when it tells something new.
+ */
+export function sight(state: DetectorState, key: string, login: string, at: number, keepMs: number): void {
+  const list = readSightings(state, key);
+  const lower = login.toLowerCase();
+  const hit = list.find((e) => e[0] === lower);
+  if (hit && at >= hit[1] && at - hit[2] <= EXIT_REFRESH) return;
+  if (hit) {
+    hit[1] = Math.min(hit[1], at);
+    hit[2] = Math.max(hit[2], at);
+  } else {
+    list.push([lower, at, at]);
+  }
+  const newest = list.reduce((m, e) => Math.max(m, e[2]), at);
+  const kept = list.filter((e) => e[2] >= newest - keepMs).sort((x, y) => y[2] - x[2]).slice(0, MAX_EXIT_ACCOUNTS);
+  state.set(key, kept, newest + keepMs);
+}
+
+/**
+ * Whether the exit is shared: at least `accounts` distinct accounts first seen on it a day or more before
+ * `at` and still within the learning window. Only the past counts, so accounts that turn up together today
+ * (an operator's own) cannot make their address look like an office.
+ */
+export function isSharedExit(state: DetectorState, key: string, at: number, accounts: number, keepMs: number): boolean {
+  const known = readSightings(state, key).filter((e) => e[1] <= at - HISTORY_DAY && e[2] >= at - keepMs);
+  return known.length >= accounts;
+}

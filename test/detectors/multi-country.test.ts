@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { OrgEvent } from "../../src/events/types.js";
-import { HOUR, MINUTE, T0, makeEngine, makeEvent } from "../helpers/engine.js";
+import { DAY, HOUR, MINUTE, T0, makeEngine, makeEvent } from "../helpers/engine.js";
 
 /** Any located audit entry will do; the action is irrelevant to this detector. */
 const seen = (country: string | null, at: number, over: Partial<OrgEvent> = {}) =>
@@ -67,15 +67,26 @@ describe("multi-country", () => {
     expect(await t.findings("multi-country")).toHaveLength(0);
   });
 
-  it("ignores neighbours closer than min_distance_km for impossible travel", async () => {
-    // AT → CH is ~484 km: 20 min apart is "faster than 1000 km/h", but centroids of neighbours are too rough.
-    const settings = { window_hours: 0.25 };
+  it("never reads neighbours as impossible travel, and ignores other countries closer than min_distance_km", async () => {
+    // AT → CH: centroids ~484 km apart, an hour apart, outside a 15-minute window. The owner may live at the
+    // border, so even with no minimum distance this is not impossible travel.
+    const settings = { window_hours: 0.25, min_distance_km: 0 };
     const t = makeEngine({ detectors: { "multi-country": settings } });
-    await t.run(seen("AT", T0), seen("CH", T0 + 20 * MINUTE));
+    await t.run(seen("AT", T0), seen("CH", T0 + HOUR), seen("CH", T0 + 2 * HOUR), seen("AT", T0 + 2 * HOUR + 20 * MINUTE));
     expect(await t.findings("multi-country")).toHaveLength(0);
-    const closer = makeEngine({ detectors: { "multi-country": { ...settings, min_distance_km: 400 } } });
-    await closer.run(seen("AT", T0), seen("CH", T0 + 20 * MINUTE));
+    // DK → NO is a ferry, not a border: centroids ~472 km apart are under the default 500 km...
+    const sea = makeEngine({ detectors: { "multi-country": { window_hours: 0.25 } } });
+    await sea.run(seen("DK", T0), seen("NO", T0 + 20 * MINUTE));
+    expect(await sea.findings("multi-country")).toHaveLength(0);
+    // ...and impossible in 20 minutes once the minimum allows it.
+    const closer = makeEngine({ detectors: { "multi-country": { window_hours: 0.25, min_distance_km: 400 } } });
+    await closer.run(seen("DK", T0), seen("NO", T0 + 20 * MINUTE));
     expect(await closer.findings("multi-country")).toMatchObject([{ fingerprint: FP, severity: "high" }]);
+    // A distant pair that is not a neighbour, an hour apart, is.
+    const far = makeEngine({ detectors: { "multi-country": { window_hours: 0.25 } } });
+    await far.run(seen("DE", T0), seen("PT", T0 + HOUR));
+    const [f] = await far.findings("multi-country");
+    expect(f?.summary).toContain("DE then PT 60 min apart (impossible travel)");
   });
 
   it("stays quiet for the same country again and again, for bots, and for events without a country", async () => {
@@ -136,5 +147,128 @@ describe("multi-country", () => {
     await second.run(seen("DE", T0 + HOUR));
     expect(await second.findings()).toMatchObject([{ fingerprint: FP, severity: "high" }]);
     await second.close();
+  });
+
+  describe("travel versus a VPN", () => {
+    /** Midnight UTC of T0's day. */
+    const D0 = T0 - 10 * HOUR;
+    const at = (day: number, hour: number, minute = 0) => D0 + day * DAY + hour * HOUR + minute * MINUTE;
+    const HOME_IP = "203.0.113.7";
+    /** The corporate VPN's egress network, in the US. */
+    const vpn = (host: number) => `198.51.100.${host}`;
+    /** Five colleagues using the VPN from the US every few days, from two days before mallory's history starts. */
+    const colleagues = () =>
+      [-2, 1, 4, 7, 10, 13].flatMap((day) =>
+        [1, 2, 3, 4, 5].map((n) => seen("US", at(day, 9), { actor: `colleague${n}`, ip: vpn(10 + n) })),
+      );
+    /** Home in Germany in the morning, the VPN's US exit through the working day, home again in the evening. */
+    const workday = (day: number) => [
+      seen("DE", at(day, 7), { ip: HOME_IP }),
+      seen("US", at(day, 8, 30), { ip: vpn(50) }),
+      seen("US", at(day, 12), { ip: vpn(50) }),
+      seen("US", at(day, 16, 30), { ip: vpn(50) }),
+      seen("DE", at(day, 18), { ip: HOME_IP }),
+    ];
+    const twoWeeks = () => Array.from({ length: 14 }, (_, d) => workday(d)).flat();
+    const inOrder = (events: OrgEvent[]) => [...events].sort((a, b) => a.at - b.at);
+
+    it("stays quiet for an account alternating home and a shared corporate VPN exit daily for two weeks", async () => {
+      const t = makeEngine();
+      await t.run(...inOrder([...colleagues(), ...twoWeeks()]));
+      expect(await t.findings("multi-country")).toHaveLength(0);
+      // Switching back and forth within the hour is still explained: both countries usual, one a shared exit.
+      await t.run(
+        seen("DE", at(14, 7), { ip: HOME_IP }),
+        seen("US", at(14, 7, 20), { ip: vpn(50) }),
+        seen("DE", at(14, 7, 40), { ip: HOME_IP }),
+      );
+      expect(await t.findings("multi-country")).toHaveLength(0);
+    });
+
+    it("reports the same account seen in a third country within the hour", async () => {
+      const t = makeEngine();
+      await t.run(...inOrder([...colleagues(), ...twoWeeks()]));
+      await t.run(
+        seen("DE", at(14, 7), { ip: HOME_IP }),
+        seen("US", at(14, 7, 30), { ip: vpn(50) }),
+        seen("UA", at(14, 8), { ip: "192.0.2.9" }),
+      );
+      const all = await t.findings("multi-country");
+      expect(all).toMatchObject([{ fingerprint: "multi-country:mallory:2026-10-16T07", severity: "high" }]);
+      expect(all[0]?.summary).toContain("UA new to the account");
+      const [ev] = await t.storage.findings.evidence(all[0]!.id);
+      expect(ev?.data).toMatchObject({
+        "new to the account": "UA",
+        "through a shared exit": "US",
+        "usual countries (3+ days in 30)": "DE, US",
+      });
+    });
+
+    it("takes the VPN's ranges from shared_exits from the first day, and without them learns the pair in three days", async () => {
+      const listed = makeEngine({ detectors: { "multi-country": { shared_exits: ["198.51.100.0/24"] } } });
+      await listed.run(...twoWeeks());
+      expect(await listed.findings("multi-country")).toHaveLength(0);
+      // No colleagues, no list: each switch is reported (two countries, impossible travel) until DE, US and
+      // the DE–US pair have each been seen on three distinct days: the third day's morning switch is the last.
+      const t = makeEngine();
+      await t.run(...twoWeeks());
+      expect((await t.findings("multi-country")).map((f) => f.fingerprint.slice("multi-country:mallory:".length))).toEqual([
+        "2026-10-02T07",
+        "2026-10-02T16",
+        "2026-10-03T07",
+        "2026-10-03T16",
+        "2026-10-04T07",
+      ]);
+    });
+
+    it("does not let a few accounts that appear together make their network a shared exit", async () => {
+      const t = makeEngine();
+      // Five accounts first seen on the network today: nothing vouches for it yet.
+      await t.run(
+        ...[1, 2, 3, 4, 5].map((n) => seen("US", at(0, 6), { actor: `newcomer${n}`, ip: vpn(10 + n) })),
+        seen("DE", at(0, 7), { ip: HOME_IP }),
+        seen("US", at(0, 7, 30), { ip: vpn(50) }),
+      );
+      expect(await t.findings("multi-country")).toMatchObject([{ severity: "high" }]);
+    });
+
+    /** A cross-border commuter: home in Germany, the office in France, every day for two weeks. */
+    const commuter = (far = "FR") =>
+      Array.from({ length: 14 }, (_, d) => [seen("DE", at(d, 8)), seen(far, at(d, 9)), seen(far, at(d, 16))]).flat();
+
+    it("learns a usual pair of countries, and still reports a back-and-forth between them within the window", async () => {
+      const t = makeEngine();
+      await t.run(...commuter());
+      // The first three days, before DE, FR and the pair are usual.
+      expect((await t.findings("multi-country")).map((f) => f.fingerprint)).toEqual([
+        "multi-country:mallory:2026-10-02T08",
+        "multi-country:mallory:2026-10-03T08",
+        "multi-country:mallory:2026-10-04T08",
+      ]);
+      await t.run(seen("DE", at(14, 8)), seen("FR", at(14, 8, 20)), seen("DE", at(14, 8, 40)));
+      const last = (await t.findings("multi-country")).at(-1);
+      expect(last).toMatchObject({ fingerprint: "multi-country:mallory:2026-10-16T08", severity: "critical" });
+      expect(last?.summary).toContain("DE → FR → DE");
+    });
+
+    it("reports a country never seen for the account, even next door", async () => {
+      const t = makeEngine();
+      await t.run(...Array.from({ length: 14 }, (_, d) => seen("DE", at(d, 9))));
+      await t.run(seen("DE", at(14, 9)), seen("PL", at(14, 9, 40)));
+      const all = await t.findings("multi-country");
+      expect(all).toMatchObject([{ fingerprint: "multi-country:mallory:2026-10-16T09", severity: "high" }]);
+      expect(all[0]?.summary).toContain("PL new to the account");
+    });
+
+    it("keeps a switch to a high-risk country sharp, whatever the account's history, unless the list drops it", async () => {
+      const t = makeEngine();
+      await t.run(...commuter("CN"));
+      // Every day is reported: learning never explains CN.
+      expect(await t.findings("multi-country")).toHaveLength(14);
+      expect((await t.findings("multi-country"))[13]?.summary).toContain("CN on the high-risk list");
+      const allowed = makeEngine({ detectors: { "multi-country": { high_risk_countries: ["KP", "RU"] } } });
+      await allowed.run(...commuter("CN"));
+      expect(await allowed.findings("multi-country")).toHaveLength(3);
+    });
   });
 });

@@ -312,8 +312,13 @@ function onCredential(event: OrgEvent, credential: string, state: DetectorState,
   }
   watched.at = Math.min(watched.at, event.at);
 
+  // Only the credential's owner's copies are credited to it: the approving admin who is the actor of a token
+  // grant goes on with their own work, and that must not count against someone else's new token. The hashed
+  // token on such an entry may be the admin's too, so the token is followed only when the owner used it.
+  const followed = owner ? [owner] : [];
+  const tokenKey = event.token && (!event.actor || event.actor === owner) ? event.token : null;
   // Copies already processed that happened after the credential count too (slightly out-of-order input).
-  for (const o of owners) {
+  for (const o of followed) {
     const recent = state.get<Recent>(`recent:${o}`);
     if (!recent || !Array.isArray(recent.r)) continue;
     for (const e of recent.r) {
@@ -326,7 +331,7 @@ function onCredential(event: OrgEvent, credential: string, state: DetectorState,
     }
   }
   state.set(`cred:${subject}`, watched, watched.at + followMs);
-  for (const key of keysOf(owners, event.token)) {
+  for (const key of keysOf(followed, tokenKey)) {
     const index = readIndex(state, key).filter(([sub, at]) => sub !== subject && at + followMs >= event.at);
     index.push([subject, watched.at]);
     index.sort((a, b) => a[1] - b[1]);

@@ -25,6 +25,8 @@ import {
   possibleCopy,
   sight,
   touchRepo,
+  watchedSince,
+  COPY_HISTORY_DAYS,
 } from "./shared.js";
 import { defineDetector, type DetectorState } from "./types.js";
 
@@ -161,11 +163,16 @@ export const sharedIdentity = defineDetector({
     sight(ctx.state, exitStateKey, event.actor, event.at, keepMs);
 
     const copy = possibleCopy(event);
-    if (!copy || shared) return [];
-    if (ctx.allow.actor(event.actor) || ctx.allow.repo(copy.repo)) return [];
-    // The account's history decides what a fetch is: the first one brings the whole repository.
+    if (!copy) return [];
+    // The account's history decides what a fetch is: the first one brings the whole repository. Every copy is
+    // remembered wherever it was made (at the office too), so a later pull from home is not taken for a first.
     const isNew = touchRepo(ctx.state, `seen:${event.actor.toLowerCase()}`, copy.repo, event.at);
-    if (copy.fetch && !isNew) return [];
+    // Until the detector has watched for a day, every fetch looks like a first one (developers pulling their
+    // checkouts): fetches count only after that, clones and downloads from the start.
+    const since = watchedSince(ctx.state, event.at, COPY_HISTORY_DAYS * DAY);
+    if (copy.fetch && (!isNew || event.at - since < DAY)) return [];
+    if (shared) return [];
+    if (ctx.allow.actor(event.actor) || ctx.allow.repo(copy.repo)) return [];
 
     const windowMs = s.window_minutes * MINUTE;
     const where = copyKey(bytes);

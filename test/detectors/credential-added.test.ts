@@ -270,4 +270,16 @@ describe("credential-added", () => {
       ]);
     });
   });
+
+  it("never credits the approving admin's own copies to the token owner's new token", async () => {
+    const t = makeEngine();
+    const repos = Array.from({ length: 10 }, (_, i) => `acme/r${i}`);
+    for (const d of [-20, -15, -10, -5, -2]) {
+      await t.run(...repos.map((r, i) => copy("git.clone", r, T0 + d * DAY + i * MINUTE, { actor: "admin" })));
+    }
+    await t.run(makeEvent({ action: "personal_access_token.access_granted", actor: "admin", token: "admin-token", details: { user: "alice", extra: { token_id: 77 } } }));
+    // The admin goes on with their usual work: nothing of it is alice's.
+    await t.run(...repos.slice(0, 6).map((r, i) => copy("git.clone", r, T0 + HOUR + i * MINUTE, { actor: "admin", token: "admin-token" })));
+    expect((await t.findings("credential-added")).map((f) => [f.actor, f.severity, f.repos])).toEqual([["alice", "low", []]]);
+  });
 });

@@ -217,4 +217,26 @@ describe("IP helpers", () => {
     expect(net && inCidr(parseIp("10.128.0.1") as number[], net)).toBe(false);
     expect(net && inCidr(parseIp("::a40:1") as number[], net)).toBe(false);
   });
+
+  it("takes no fetch for a first copy on its first day of watching: colleagues pulling their checkouts", async () => {
+    const t = makeEngine();
+    const fetch = (actor: string, repo: string, at: number) =>
+      makeEvent({ action: "git.fetch", actor, repo: `acme/${repo}`, visibility: "private", ip: "198.51.100.7", at });
+    await t.run(...["a", "b", "c"].map((r, i) => fetch("dev1", r, T0 + i * MINUTE)), ...["d", "e", "f"].map((r, i) => fetch("dev2", r, T0 + (10 + i) * MINUTE)));
+    expect(await t.findings("shared-identity")).toEqual([]);
+  });
+
+  it("remembers what accounts fetched at a shared exit, so the same pulls from home are not first copies", async () => {
+    const t = makeEngine();
+    const office = "203.0.113.9";
+    const fetch = (actor: string, repo: string, at: number, ip: string) =>
+      makeEvent({ action: "git.fetch", actor, repo: `acme/${repo}`, visibility: "private", ip, at });
+    const people = ["u1", "u2", "u3", "u4", "u5", "dev1", "dev2"];
+    for (let d = -5; d < 0; d++) await t.run(...people.map((u, k) => makeEvent({ action: "repo.access", actor: u, ip: office, at: T0 + d * DAY + k * MINUTE })));
+    const work = [["dev1", ["a", "b", "c"]], ["dev2", ["d", "e", "f"]]] as const;
+    for (let d = -3; d < 0; d++) for (const [u, rs] of work) await t.run(...rs.map((r, i) => fetch(u, r, T0 + d * DAY + HOUR + i * MINUTE, office)));
+    // Two flatmates behind one home address pull the same repositories in the morning.
+    for (const [u, rs] of work) await t.run(...rs.map((r, i) => fetch(u, r, T0 + i * MINUTE + (u === "dev2" ? 5 * MINUTE : 0), "192.0.2.44")));
+    expect(await t.findings("shared-identity")).toEqual([]);
+  });
 });

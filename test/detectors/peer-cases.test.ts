@@ -4,8 +4,10 @@
 // Where the catalogue deliberately judges otherwise, the case is in DIFFERENCES with the reason, and the same
 // sentence is in that detector's section of docs/detectors.md, so a reader of the docs learns it too.
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { analyzeFiles } from "../../src/cli/analyze.js";
 import { detectorById } from "../../src/detectors/index.js";
 import { fromAuditLog, timeProblem } from "../../src/events/from-audit-log.js";
 import { makeEngine, T0 } from "../helpers/engine.js";
@@ -111,6 +113,24 @@ suite(title, () => {
       expect(fired.length > 0, `peer expects ${c.expected ? "an alert" : "none"}`).toBe(c.expected);
     }
     expect(t.errors).toEqual([]);
+  });
+
+  it("gives every case the same verdict through `exfil-monitor analyze` as through the engine", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "exfil-peer-"));
+    try {
+      for (const c of cases) {
+        const log = timeProblem(c.log) === undefined ? c.log : { ...c.log, "@timestamp": T0 };
+        const file = path.join(dir, "case.jsonl");
+        fs.writeFileSync(file, `${JSON.stringify(log)}\n`);
+        const r = await analyzeFiles([file], { db: ":memory:" });
+        expect(r.processed, keyOf(c)).toBe(1);
+        const fired = r.findings.some((f) => c.detectors.includes(f.detector));
+        const want = DIFFERENCES[keyOf(c)] ? !c.expected : c.expected;
+        expect(fired, keyOf(c)).toBe(want);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("lists only differences that are cases, each with its reason in the detector's docs", () => {

@@ -4,13 +4,12 @@
 // keeps the last good version in force and opens an issue listing them, so catching them first saves a
 // round trip through that issue.
 import fs from "node:fs";
-import { parseArgs } from "node:util";
 import { configChanges } from "../config/changes.js";
 import { CONFIG_LIMITS, CONFIG_PATH, parseConfigText, type ConfigProblem } from "../config/load.js";
 import { defaultConfig } from "../config/schema.js";
 import { showInvisible } from "../text/inert.js";
 import { InputError, reasonOf } from "./analyze.js";
-import { UsageError } from "./usage.js";
+import { parseCommandArgs, UsageError } from "./usage.js";
 
 export const CONFIG_HELP = `Usage:
   exfil-monitor config check FILE [--org LOGIN]
@@ -40,17 +39,7 @@ export function configCommand(args: readonly string[], io: ConfigCheckIo): numbe
   if (sub !== "check") {
     throw new UsageError(sub === undefined ? "config needs a subcommand: `config check FILE`" : `unknown config subcommand ${JSON.stringify(sub)}: the subcommand is \`check\``);
   }
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...rest],
-      allowPositionals: true,
-      strict: true,
-      options: { org: { type: "string" }, help: { type: "boolean", short: "h" } },
-    });
-  } catch (err) {
-    throw new UsageError(reasonOf(err).split("\n")[0] ?? "bad arguments");
-  }
+  const parsed = parseCommandArgs(rest, { org: { type: "string" }, help: { type: "boolean", short: "h" } });
   if (parsed.values.help) {
     io.stdout.write(CONFIG_HELP);
     return 0;

@@ -4,7 +4,6 @@
 // error or an input that cannot be read, or not in full (one line per file saying why, never a stack trace).
 import fs from "node:fs";
 import { pathToFileURL } from "node:url";
-import { parseArgs } from "node:util";
 import type { Config } from "../config/schema.js";
 import { inertJson, showInvisible } from "../text/inert.js";
 import { SEVERITIES, type Severity } from "../domain/severity.js";
@@ -16,7 +15,7 @@ import { loadConfigFile } from "./config-file.js";
 import { htmlReportMeta, renderHtmlReport } from "./html-report.js";
 import { showCommand } from "./show.js";
 import { renderTable, tableColumns, useColor } from "./table.js";
-import { UsageError } from "./usage.js";
+import { parseCommandArgs, UsageError } from "./usage.js";
 
 export { renderTable };
 
@@ -147,13 +146,7 @@ interface AnalyzeArgs {
 }
 
 function parseAnalyzeArgs(args: readonly string[], io: CliIo): AnalyzeArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      strict: true,
-      options: {
+  const parsed = parseCommandArgs(args, {
         format: { type: "string" },
         config: { type: "string" },
         db: { type: "string" },
@@ -162,12 +155,7 @@ function parseAnalyzeArgs(args: readonly string[], io: CliIo): AnalyzeArgs {
         org: { type: "string" },
         "fail-on": { type: "string" },
         help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (err) {
-    // parseArgs explains itself ("Unknown option '--x'"); keep its first line.
-    throw new UsageError(reasonOf(err).split("\n")[0] ?? "bad arguments");
-  }
+      });
   const v = parsed.values;
   const help = v.help === true;
   let format: "table" | "json" | "html";

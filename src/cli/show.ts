@@ -2,7 +2,6 @@
 // database, title, labels and body, rendered by the app's own renderer (alerts/render.ts), so what an
 // offline run found reads exactly as the app would report it, next steps included.
 import fs from "node:fs";
-import { parseArgs } from "node:util";
 import { renderIssue } from "../alerts/render.js";
 import { defaultConfig } from "../config/schema.js";
 import { detectorById } from "../detectors/index.js";
@@ -11,7 +10,7 @@ import type { Storage } from "../store/storage.js";
 import { showInvisible } from "../text/inert.js";
 import { InputError, reasonOf } from "./analyze.js";
 import { loadConfigFile } from "./config-file.js";
-import { UsageError } from "./usage.js";
+import { parseCommandArgs, UsageError } from "./usage.js";
 
 export const SHOW_HELP = `Usage:
   exfil-monitor show FINGERPRINT --db FILE [--scope SCOPE] [--config FILE]
@@ -35,22 +34,12 @@ export interface ShowIo {
 }
 
 export async function showCommand(args: readonly string[], io: ShowIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      strict: true,
-      options: {
+  const parsed = parseCommandArgs(args, {
         db: { type: "string" },
         scope: { type: "string" },
         config: { type: "string" },
         help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (err) {
-    throw new UsageError(reasonOf(err).split("\n")[0] ?? "bad arguments");
-  }
+      });
   const v = parsed.values;
   if (v.help) {
     io.stdout.write(SHOW_HELP);

@@ -8,7 +8,7 @@
 import { z } from "zod";
 import { actionsOf, entryOf, isAction, type KnownAction } from "../events/actions.js";
 import type { OrgEvent } from "../events/types.js";
-import { COPY_HISTORY_DAYS, COPY_HISTORY_MAX, COPY_KINDS, isAutomation, possibleCopy, watchedSince } from "./shared.js";
+import { COPY_HISTORY_DAYS, COPY_KINDS, isAutomation, possibleCopy, timedEntries, touchHistory, watchedSince } from "./shared.js";
 import type { FindingDraft } from "../domain/finding.js";
 import { defineDetector, type DetectorState } from "./types.js";
 import { watches } from "../domain/watch.js";
@@ -88,12 +88,6 @@ interface History {
   d: [day: number, count: number][];
 }
 
-function pairs(raw: unknown): [string, number][] {
-  return Array.isArray(raw)
-    ? raw.filter((e): e is [string, number] => Array.isArray(e) && typeof e[0] === "string" && typeof e[1] === "number")
-    : [];
-}
-
 function readWatched(state: DetectorState, subject: string): Watched | undefined {
   const w = state.get<Partial<Watched>>(`cred:${subject}`);
   if (!w || typeof w !== "object" || typeof w.at !== "number" || !Array.isArray(w.repos)) return undefined;
@@ -109,7 +103,7 @@ function readWatched(state: DetectorState, subject: string): Watched | undefined
 }
 
 function readIndex(state: DetectorState, key: string): Index {
-  return pairs(state.get<Index>(`index:${key}`));
+  return timedEntries(state.get<Index>(`index:${key}`));
 }
 
 function historyKey(actor: string | null, token: string | null): string | null {
@@ -123,7 +117,7 @@ function readHistory(state: DetectorState, key: string): History {
   const horizon = raw.n - HISTORY_MS;
   return {
     n: raw.n,
-    h: pairs(raw.h).filter((e) => e[1] >= horizon),
+    h: timedEntries(raw.h).filter((e) => e[1] >= horizon),
     d: Array.isArray(raw.d)
       ? raw.d.filter((e): e is [number, number] => Array.isArray(e) && typeof e[0] === "number" && typeof e[1] === "number")
       : [],
@@ -147,10 +141,7 @@ function touch(state: DetectorState, key: string, hist: History, repo: string, a
   if (sameDay && Math.abs(at - hit[1]) <= HISTORY_REFRESH) return;
   hist.n = Math.max(hist.n, at);
   const horizon = hist.n - HISTORY_MS;
-  if (hit) hit[1] = Math.max(hit[1], at);
-  else if (at >= horizon) hist.h.push([lower, at]);
-  hist.h = hist.h.filter((e) => e[1] >= horizon);
-  if (hist.h.length > COPY_HISTORY_MAX) hist.h = hist.h.sort((x, y) => y[1] - x[1]).slice(0, COPY_HISTORY_MAX);
+  hist.h = touchHistory(hist.h, repo, at, hist.n).touches;
   if (!sameDay && at >= horizon) {
     const day = dayOf(at);
     const entry = hist.d.find((e) => e[0] === day);

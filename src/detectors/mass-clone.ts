@@ -13,7 +13,7 @@ import { z } from "zod";
 import { actionsOf } from "../events/actions.js";
 import type { FindingDraft } from "../domain/finding.js";
 import type { Severity } from "../domain/severity.js";
-import { COPY_KINDS, isoHour, possibleCopy, watchedSince } from "./shared.js";
+import { COPY_HISTORY_DAYS, COPY_HISTORY_MAX, COPY_KINDS, isoHour, possibleCopy, timedEntries, touchHistory, watchedSince } from "./shared.js";
 import { defineDetector, type DetectorState } from "./types.js";
 import { watches } from "../domain/watch.js";
 
@@ -24,16 +24,6 @@ const DAY = 24 * 60 * MINUTE;
  * than the daily threshold (whose maximum is set below it), and only a sweep ever comes near it.
  */
 const MAX_TRACKED = 500;
-/**
- * What an account's history remembers: the repositories it copied or fetched, each for HISTORY_DAYS after its
- * latest touch, at most HISTORY_MAX of them (the least recently touched go first). 30 days is four times the
- * new-repositories window and longer than GitHub keeps git events (7 days), so a repository someone pulls
- * every few weeks stays known; 300 is ten times or more the repositories a developer works on in a month,
- * and bounds each account's entry to about 12 KB. Forgetting can only make a later copy count as new, so
- * both bounds err towards reporting, never towards silence.
- */
-const HISTORY_DAYS = 30;
-const HISTORY_MAX = 300;
 
 /** `2026-10-02`: the day used in the daily and new-repositories subjects. */
 function isoDay(at: number): string {
@@ -48,12 +38,6 @@ interface Run {
 
 function isRun(v: unknown): v is Run {
   return !!v && typeof v === "object" && typeof (v as Run).s === "number" && typeof (v as Run).l === "number";
-}
-
-function entries(raw: unknown): [string, number][] {
-  return Array.isArray(raw)
-    ? raw.filter((e): e is [string, number] => Array.isArray(e) && typeof e[0] === "string" && typeof e[1] === "number")
-    : [];
 }
 
 /**
@@ -84,7 +68,7 @@ function readWindow(state: DetectorState, key: string): CloneWindow {
   const raw = state.get<CloneWindow>(key);
   if (!raw || typeof raw !== "object" || typeof raw.n !== "number" || !Array.isArray(raw.r)) return { n: -Infinity, r: [] };
   const b = raw.b;
-  const w: CloneWindow = { n: raw.n, r: entries(raw.r) };
+  const w: CloneWindow = { n: raw.n, r: timedEntries(raw.r) };
   if (isRun(b) && (b.t === 1 || b.t === 2)) w.b = b;
   if (isRun(raw.d)) w.d = raw.d;
   return w;
@@ -165,7 +149,7 @@ function track(state: DetectorState, key: string, repo: string, at: number, lim:
  */
 interface History {
   n: number;
-  /** Lower-cased repository with its latest touch; HISTORY_DAYS and HISTORY_MAX bound it. */
+  /** Lower-cased repository with its latest touch; COPY_HISTORY_DAYS and COPY_HISTORY_MAX bound it. */
   h: [repo: string, at: number][];
   /** Repositories first copied within the new-repositories window, as named, with the time of that copy. */
   w: [repo: string, at: number][];
@@ -176,7 +160,7 @@ interface History {
 function readHistory(state: DetectorState, key: string): History {
   const raw = state.get<History>(key);
   if (!raw || typeof raw !== "object" || typeof raw.n !== "number") return { n: -Infinity, h: [], w: [] };
-  const hist: History = { n: raw.n, h: entries(raw.h), w: entries(raw.w) };
+  const hist: History = { n: raw.n, h: timedEntries(raw.h), w: timedEntries(raw.w) };
   if (isRun(raw.b)) hist.b = raw.b;
   return hist;
 }
@@ -197,20 +181,15 @@ function remember(state: DetectorState, key: string, repo: string, at: number, l
   const hist = readHistory(state, key);
   hist.n = Math.max(hist.n, at);
   const end = hist.n;
-  const horizon = end - HISTORY_DAYS * DAY;
-  // Forget first: a repository last touched before the horizon is new again.
-  hist.h = hist.h.filter((e) => e[1] >= horizon);
-  const lower = repo.toLowerCase();
-  const hit = hist.h.find((e) => e[0] === lower);
-  const isNew = !hit;
-  if (hit) hit[1] = Math.max(hit[1], at);
-  else if (at >= horizon) hist.h.push([lower, at]);
-  if (hist.h.length > HISTORY_MAX) hist.h = hist.h.sort((x, y) => y[1] - x[1]).slice(0, HISTORY_MAX);
+  // A repository last touched before the history's horizon is new again.
+  const touched = touchHistory(hist.h, repo, at, end);
+  hist.h = touched.touches;
+  const isNew = touched.before === undefined;
 
   const added = isNew && !learning && at >= end - window;
   if (added) hist.w.push([repo, at]);
   hist.w = hist.w.filter((e) => e[1] >= end - window);
-  if (hist.w.length > HISTORY_MAX) hist.w = hist.w.sort((x, y) => y[1] - x[1]).slice(0, HISTORY_MAX);
+  if (hist.w.length > COPY_HISTORY_MAX) hist.w = hist.w.sort((x, y) => y[1] - x[1]).slice(0, COPY_HISTORY_MAX);
   // Only a new copy moves the run: a known repository copied again says nothing about this tier.
   let run: Run | undefined;
   if (added) {
@@ -221,7 +200,7 @@ function remember(state: DetectorState, key: string, repo: string, at: number, l
   } else if (hist.b && end - hist.b.l > window) {
     delete hist.b;
   }
-  state.set(key, hist, end + HISTORY_DAYS * DAY);
+  state.set(key, hist, end + COPY_HISTORY_DAYS * DAY);
   return { isNew, run, repos: run ? hist.w.map((e) => e[0]).sort() : [] };
 }
 
@@ -278,7 +257,7 @@ export const massClone = defineDetector({
       .number()
       .int()
       .min(1)
-      .max(HISTORY_MAX)
+      .max(COPY_HISTORY_MAX)
       .default(20)
       .describe(
         "Medium when AT LEAST this many non-public repositories new to the account (not copied or fetched by it in the 30 days before) are copied within `new_repos_days`: copying spread thin over many nights. Twice what a new member clones in their first days.",
@@ -288,7 +267,7 @@ export const massClone = defineDetector({
       .number()
       .int()
       .min(1)
-      .max(HISTORY_DAYS)
+      .max(COPY_HISTORY_DAYS)
       .default(7)
       .describe(
         "Window of the new-repositories tier, in days. The tier also waits this long after the first copy seen in the org, since until then every repository is new to everyone.",
@@ -309,7 +288,7 @@ export const massClone = defineDetector({
     const { repo } = copy;
     const s = ctx.settings;
     const newWindow = s.new_repos_days * DAY;
-    const since = watchedSince(ctx.state, event.at, HISTORY_DAYS * DAY);
+    const since = watchedSince(ctx.state, event.at, COPY_HISTORY_DAYS * DAY);
     const learning = event.at - since < newWindow;
 
     // Whether the account (or, without one, the token) has the repository already decides what a fetch is:

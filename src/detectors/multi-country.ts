@@ -14,7 +14,7 @@ import { z } from "zod";
 import { distanceKm, toCountryCode } from "../geo/countries.js";
 import { areNeighbours } from "../geo/neighbours.js";
 import { DEFAULT_HIGH_RISK_COUNTRIES } from "../geo/risk.js";
-import { MAX_EXIT_ACCOUNTS, exitKey, inCidr, isAutomation, isSharedExit, isoHour, parseCidr, parseIp, sight } from "./shared.js";
+import { MAX_EXIT_ACCOUNTS, cidrEntry, exitKey, inAnyCidr, isAutomation, isSharedExit, isoHour, parseIp, sight } from "./shared.js";
 import type { Severity } from "../domain/severity.js";
 import { defineDetector, type DetectorState } from "./types.js";
 import { watches } from "../domain/watch.js";
@@ -359,13 +359,6 @@ const countryEntry = z
   .max(2)
   .refine((s) => toCountryCode(s) !== null, { message: "not an ISO 3166-1 alpha-2 country code (e.g. KP)" });
 
-/** A CIDR or single address, as the shared-exit list accepts it. */
-const exitEntry = z
-  .string()
-  .min(1)
-  .max(64)
-  .refine((s) => parseCidr(s) !== null, { message: "not an IP address or CIDR (e.g. 203.0.113.0/24, 2001:db8::/48)" });
-
 export const multiCountry = defineDetector({
   id: "multi-country",
   title: "One account used from several countries",
@@ -452,7 +445,7 @@ export const multiCountry = defineDetector({
       .describe("How long an account's use of an egress network is remembered for learning shared exits, in days after its last use.")
       .register(watches, { weaker: "higher" }),
     shared_exits: z
-      .array(exitEntry)
+      .array(cidrEntry)
       .max(MAX_SHARED_EXITS)
       .default([])
       .describe(
@@ -490,10 +483,7 @@ export const multiCountry = defineDetector({
       const exitKeyed = `exit:${exitKey(bytes)}:${country}`;
       const keepMs = s.shared_exit_days * DAY;
       shared =
-        s.shared_exits.some((entry) => {
-          const net = parseCidr(entry);
-          return net !== null && inCidr(bytes, net);
-        }) || isSharedExit(ctx.state, exitKeyed, event.at, s.shared_exit_accounts, keepMs);
+        inAnyCidr(bytes, s.shared_exits) || isSharedExit(ctx.state, exitKeyed, event.at, s.shared_exit_accounts, keepMs);
       if (event.actor) sight(ctx.state, exitKeyed, event.actor, event.at, keepMs);
     }
     const byActor = event.actor ? observe(ctx.state, `actor:${event.actor}`, country, event.at, shared, rules) : undefined;

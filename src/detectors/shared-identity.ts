@@ -14,13 +14,13 @@ import { watches } from "../domain/watch.js";
 import {
   MAX_EXIT_ACCOUNTS,
   exitKey,
-  inCidr,
+  inAnyCidr,
+  cidrEntry,
   ipNetwork,
   isAutomation,
   isBotLogin,
   isSharedExit,
   isoHour,
-  parseCidr,
   parseIp,
   possibleCopy,
   sight,
@@ -66,13 +66,6 @@ function readCopies(state: DetectorState, key: string): Copies {
   const r = raw.r;
   return { n: raw.n, c, ...(r && typeof r.s === "number" && typeof r.l === "number" ? { r } : {}) };
 }
-
-/** A CIDR or single address, as the allowlist accepts it. */
-const exitEntry = z
-  .string()
-  .min(1)
-  .max(64)
-  .refine((s) => parseCidr(s) !== null, { message: "not an IP address or CIDR (e.g. 203.0.113.0/24, 2001:db8::/48)" });
 
 export const sharedIdentity = defineDetector({
   id: "shared-identity",
@@ -131,7 +124,7 @@ export const sharedIdentity = defineDetector({
       .describe("How long an account's use of an exit is remembered for learning shared exits, in days after its last use.")
       .register(watches, { weaker: "higher" }),
     shared_exits: z
-      .array(exitEntry)
+      .array(cidrEntry)
       .max(MAX_SHARED_EXITS)
       .default([])
       .describe(
@@ -156,10 +149,7 @@ export const sharedIdentity = defineDetector({
     const exitStateKey = `exit:${exit}`;
     // Judged before this event is learned: an account's first day on an exit never makes it shared.
     const shared =
-      s.shared_exits.some((entry) => {
-        const net = parseCidr(entry);
-        return net !== null && inCidr(bytes, net);
-      }) || isSharedExit(ctx.state, exitStateKey, event.at, s.shared_exit_accounts, keepMs);
+      inAnyCidr(bytes, s.shared_exits) || isSharedExit(ctx.state, exitStateKey, event.at, s.shared_exit_accounts, keepMs);
     sight(ctx.state, exitStateKey, event.actor, event.at, keepMs);
 
     const copy = possibleCopy(event);

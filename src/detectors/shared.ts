@@ -1,5 +1,6 @@
 // Helpers several detectors share. Detectors never import each other: what two of them must agree on (what
 // counts as a copy, who is automation, how an hour is named) lives here, beside them.
+import { z } from "zod";
 import { entryOf, isAction, type KnownAction } from "../events/actions.js";
 import type { OrgEvent } from "../events/types.js";
 import type { DetectorState } from "./types.js";
@@ -86,15 +87,50 @@ export function isBotLogin(login: string | null): boolean {
 }
 
 /**
- * What an account has copied or fetched, by the detector that keeps it: each repository (lower-cased) with
- * its latest touch, for COPY_HISTORY_DAYS after it and at most COPY_HISTORY_MAX of them. Forgetting only makes
- * a later fetch count as a first one, so both bounds err towards reporting.
+ * What an account has copied or fetched, kept by each detector that needs it (mass-clone, credential-added,
+ * shared-identity): each repository (lower-cased) with its latest touch, for COPY_HISTORY_DAYS after it and
+ * at most COPY_HISTORY_MAX of them (the least recently touched go first). 30 days is four times mass-clone's
+ * new-repositories window and longer than GitHub keeps git events (7 days), so a repository someone pulls
+ * every few weeks stays known; 300 is ten times or more the repositories a developer works on in a month,
+ * and bounds each account's entry to about 12 KB. Forgetting can only make a later copy count as new, so
+ * both bounds err towards reporting, never towards silence.
  */
 export const COPY_HISTORY_DAYS = 30;
 export const COPY_HISTORY_MAX = 300;
 const HISTORY_DAY = 24 * 60 * 60_000;
 /** A known repository touched again is written back at most this often: its expiry only needs the day. */
 const HISTORY_REFRESH = 60 * 60_000;
+
+/** The `[name, time]` entries of a stored list; anything else in it is dropped (state may be damaged or old). */
+export function timedEntries(raw: unknown): [string, number][] {
+  return Array.isArray(raw)
+    ? raw.filter((e): e is [string, number] => Array.isArray(e) && typeof e[0] === "string" && typeof e[1] === "number")
+    : [];
+}
+
+/**
+ * One touch of `repo` at `at` applied to an account's copy history (`[repo lower-cased, latest touch]`), the
+ * newest touch known being `newest`: what is past COPY_HISTORY_DAYS goes, at most COPY_HISTORY_MAX stay (the
+ * least recently touched go first). Answers the new list and when the repository was touched before
+ * (undefined: it is new to the account). `touches` is left as it was: it may be the state's own value.
+ */
+export function touchHistory(touches: readonly [string, number][], repo: string, at: number, newest: number) {
+  const horizon = newest - COPY_HISTORY_DAYS * HISTORY_DAY;
+  const lower = repo.toLowerCase();
+  let before: number | undefined;
+  const kept: [string, number][] = [];
+  for (const e of touches) {
+    if (e[1] < horizon) continue;
+    if (e[0] === lower) {
+      before = e[1];
+      kept.push([lower, Math.max(e[1], at)]);
+    } else {
+      kept.push(e);
+    }
+  }
+  if (before === undefined && at >= horizon) kept.push([lower, at]);
+  return { touches: kept.length > COPY_HISTORY_MAX ? kept.sort((x, y) => y[1] - x[1]).slice(0, COPY_HISTORY_MAX) : kept, before };
+}
 
 /**
  * Remembers that an account touched `repo` under `key` of the caller's state and answers whether the
@@ -103,20 +139,11 @@ const HISTORY_REFRESH = 60 * 60_000;
 export function touchRepo(state: DetectorState, key: string, repo: string, at: number): boolean {
   const raw = state.get<{ n: number; h: unknown }>(key);
   const n = raw && typeof raw.n === "number" ? Math.max(raw.n, at) : at;
-  const horizon = n - COPY_HISTORY_DAYS * HISTORY_DAY;
-  const list = Array.isArray(raw?.h)
-    ? (raw.h as unknown[]).filter(
-        (e): e is [string, number] => Array.isArray(e) && typeof e[0] === "string" && typeof e[1] === "number" && e[1] >= horizon,
-      )
-    : [];
-  const lower = repo.toLowerCase();
-  const hit = list.find((e) => e[0] === lower);
-  if (hit && at - hit[1] <= HISTORY_REFRESH) return false;
-  if (hit) hit[1] = Math.max(hit[1], at);
-  else if (at >= horizon) list.push([lower, at]);
-  const kept = list.length > COPY_HISTORY_MAX ? list.sort((x, y) => y[1] - x[1]).slice(0, COPY_HISTORY_MAX) : list;
-  state.set(key, { n, h: kept }, n + COPY_HISTORY_DAYS * HISTORY_DAY);
-  return !hit;
+  const { touches, before } = touchHistory(timedEntries(raw?.h), repo, at, n);
+  // Touched again within the hour: nothing worth writing back.
+  if (before !== undefined && at - before <= HISTORY_REFRESH) return false;
+  state.set(key, { n, h: touches }, n + COPY_HISTORY_DAYS * HISTORY_DAY);
+  return before === undefined;
 }
 
 /**
@@ -231,6 +258,27 @@ export function inCidr(address: readonly number[], net: { bytes: readonly number
     if (((address[i] as number) & mask) !== ((net.bytes[i] as number) & mask)) return false;
   }
   return true;
+}
+
+/** A CIDR or single address, as the `shared_exits` settings accept it. */
+export const cidrEntry = z
+  .string()
+  .min(1)
+  .max(64)
+  .refine((s) => parseCidr(s) !== null, { message: "not an IP address or CIDR (e.g. 203.0.113.0/24, 2001:db8::/48)" });
+
+/** Parsed once per settings list (a config's lists are the same objects for every event judged with it). */
+const parsedCidrs = new WeakMap<readonly string[], { bytes: number[]; bits: number }[]>();
+
+/** Whether `address` falls in any of `entries` (CIDRs or addresses, as `cidrEntry` accepts them). */
+export function inAnyCidr(address: readonly number[], entries: readonly string[]): boolean {
+  if (entries.length === 0) return false;
+  let nets = parsedCidrs.get(entries);
+  if (!nets) {
+    nets = entries.map(parseCidr).filter((n): n is { bytes: number[]; bits: number } => n !== null);
+    parsedCidrs.set(entries, nets);
+  }
+  return nets.some((net) => inCidr(address, net));
 }
 
 /** Accounts remembered per exit, the most recently seen kept: above the largest learning threshold allowed. */

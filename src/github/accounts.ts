@@ -2,7 +2,7 @@
 // exfiltration soon after a fresh identity appears). Answers are cached in the storage's directory and
 // re-checked after a week, because a login can be renamed away and registered again by someone else.
 import type { OctokitLike } from "./octokit.js";
-import type { Storage } from "../store/storage.js";
+import type { AccountRecord, Storage } from "../store/storage.js";
 
 export const ACCOUNT_RECHECK_MS = 7 * 24 * 60 * 60 * 1000;
 
@@ -16,6 +16,11 @@ function statusOf(err: unknown): number | undefined {
  * 404, is cached); undefined when it could not be learned now (rate limit, network, odd payload), which is
  * not cached, so the next call asks again.
  */
+/** Whether a cached answer about an account is still to be trusted at `now`, without asking GitHub again. */
+export function isFreshAccount(cached: AccountRecord | undefined, now: number): cached is AccountRecord {
+  return cached !== undefined && now - cached.checkedAt < ACCOUNT_RECHECK_MS && now >= cached.checkedAt;
+}
+
 export async function accountCreatedAt(
   login: string,
   deps: { octokit: OctokitLike; storage: Pick<Storage, "directory">; now: number },
@@ -23,7 +28,7 @@ export async function accountCreatedAt(
   if (login.trim() === "") return null;
   const { directory } = deps.storage;
   const cached = await directory.account(login);
-  if (cached && deps.now - cached.checkedAt < ACCOUNT_RECHECK_MS && deps.now >= cached.checkedAt) {
+  if (isFreshAccount(cached, deps.now)) {
     return cached.createdAt;
   }
   let res: Awaited<ReturnType<OctokitLike["request"]>>;

@@ -9,7 +9,7 @@
 // A finding held below `alerts.min_severity` and raised here is released by the dispatcher's next flush.
 import { raiseSeverity } from "../domain/severity.js";
 import { youngAccountReason } from "../engine/raise.js";
-import { ACCOUNT_RECHECK_MS, accountCreatedAt } from "../github/accounts.js";
+import { accountCreatedAt, isFreshAccount } from "../github/accounts.js";
 import type { OctokitLike } from "../github/octokit.js";
 import type { Storage } from "../store/storage.js";
 
@@ -67,7 +67,7 @@ export async function checkActors(opts: CheckActorsOptions): Promise<number> {
     }
     const octokit = await client(f.installationId);
     const known = await storage.directory.account(f.actor);
-    const fresh = known !== undefined && now - known.checkedAt < ACCOUNT_RECHECK_MS && now >= known.checkedAt;
+    const fresh = isFreshAccount(known, now);
     if (!fresh && octokit) {
       // Out of lookups for this pass: findings of accounts already known are still checked.
       if (lookups >= MAX_CHECKS_PER_PASS) continue;
